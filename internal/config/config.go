@@ -1,0 +1,172 @@
+// Package config owns ctsync's configuration file: the TOML schema as typed
+// structs, strict decoding (an unknown key is an error, not a silent no-op),
+// defaults, and validation whose every message names the file, the line and
+// the key at fault, so a bad configuration stops ctsync at start-up instead
+// of half-working against a real directory.
+//
+// Secrets are never stored in the file: tenants reference a file or an
+// environment variable holding the client secret, a certificate file, or a
+// credential kind that needs no secret at all (managed identity, workload
+// identity, Azure CLI). A secret written inline is rejected.
+package config
+
+import (
+	"time"
+
+	"github.com/ctsync/ctsync/policy"
+)
+
+// Config is a whole ctsync configuration file.
+type Config struct {
+	Store   Store    `toml:"store"`
+	Worker  Worker   `toml:"worker"`
+	Tenants []Tenant `toml:"tenant"`
+	Pairs   []Pair   `toml:"pair"`
+
+	// File is the path the configuration was loaded from ("" when built in
+	// code); lines maps key paths to their line in File.
+	File  string   `toml:"-"`
+	lines keyLines `toml:"-"`
+}
+
+// Store says where ctsync keeps its state: a Redis server (production,
+// several replicas) or the embedded single-node store on local disk.
+// Exactly one of URL or Path is set.
+type Store struct {
+	// URL is redis://host:port/db, rediss:// for TLS. It must not carry a
+	// password; see PasswordEnv.
+	URL string `toml:"url"`
+	// Username is the Redis ACL user, if any.
+	Username string `toml:"username"`
+	// PasswordEnv names the environment variable holding the Redis password.
+	PasswordEnv string `toml:"password_env"`
+	// CAFile is an extra CA bundle for rediss:// servers.
+	CAFile string `toml:"ca_file"`
+	// Path is the embedded store's database file.
+	Path string `toml:"path"`
+}
+
+// Worker tunes the sync runner.
+type Worker struct {
+	// Interval between cycles of a pair. Default 1m.
+	Interval Duration `toml:"interval"`
+	// CycleTimeout bounds one cycle of one pair. Default 30m.
+	CycleTimeout Duration `toml:"cycle_timeout"`
+	// ConcurrencyPerTarget bounds concurrent writes into one target tenant,
+	// shared by every pair writing into it. Default 4.
+	ConcurrencyPerTarget int `toml:"concurrency_per_target"`
+	// LeaseTTL is how long a pair's lease lives without being extended.
+	// Default 30s.
+	LeaseTTL Duration `toml:"lease_ttl"`
+	// Listen is the HTTP address for metrics, health and the sync-now
+	// trigger; empty disables it.
+	Listen string `toml:"listen"`
+	// QuarantineRatio is the share of failing users in a cycle (with at
+	// least QuarantineMinFailures failures) that puts a pair in quarantine.
+	// Default 0.4, as Entra.
+	QuarantineRatio float64 `toml:"quarantine_ratio"`
+	// QuarantineMinFailures is the minimum number of failures before the
+	// ratio counts. Default 10.
+	QuarantineMinFailures int `toml:"quarantine_min_failures"`
+	// QuarantineInterval is the slower cycle interval of a quarantined pair.
+	// Default 1h.
+	QuarantineInterval Duration `toml:"quarantine_interval"`
+}
+
+// Credential kinds a tenant can use.
+const (
+	CredClientSecret      = "client_secret"
+	CredClientCertificate = "client_certificate"
+	CredManagedIdentity   = "managed_identity"
+	CredWorkloadIdentity  = "workload_identity"
+	CredAzureCLI          = "azure_cli"
+)
+
+// Tenant is one Entra tenant and how ctsync signs in to it.
+type Tenant struct {
+	// Name is how pairs refer to the tenant.
+	Name string `toml:"name"`
+	// TenantID is the directory (tenant) ID, a GUID.
+	TenantID string `toml:"tenant_id"`
+	// Domain is the tenant's primary (initial) domain, e.g.
+	// contoso.onmicrosoft.com.
+	Domain string `toml:"domain"`
+	// ClientID is the application (client) ID ctsync signs in as.
+	ClientID string `toml:"client_id"`
+	// Credential is one of client_secret, client_certificate,
+	// managed_identity, workload_identity, azure_cli.
+	Credential string `toml:"credential"`
+	// ClientSecretFile or ClientSecretEnv hold the client secret.
+	ClientSecretFile string `toml:"client_secret_file"`
+	ClientSecretEnv  string `toml:"client_secret_env"`
+	// CertificateFile is a PEM or PFX file with the certificate and key;
+	// CertificatePasswordEnv names the variable holding its password.
+	CertificateFile        string `toml:"certificate_file"`
+	CertificatePasswordEnv string `toml:"certificate_password_env"`
+	// AuthorityHost overrides the Entra authority (sovereign clouds, the
+	// simulator), e.g. https://login.microsoftonline.us.
+	AuthorityHost string `toml:"authority_host"`
+	// GraphBaseURL overrides Microsoft Graph's base URL,
+	// e.g. https://graph.microsoft.us/v1.0.
+	GraphBaseURL string `toml:"graph_base_url"`
+	// CAFile is an extra CA bundle to trust (the simulator's CA).
+	CAFile string `toml:"ca_file"`
+	// StampAttribute is the onPremisesExtensionAttributes slot where ctsync
+	// stamps the guests it owns in this tenant. Default extensionAttribute15.
+	StampAttribute string `toml:"stamp_attribute"`
+}
+
+// Pair is one one-way sync from a source tenant to a target tenant.
+type Pair struct {
+	// Name identifies the pair in the store, logs and the CLI.
+	Name string `toml:"name"`
+	// Source and Target are tenant names.
+	Source string `toml:"source"`
+	Target string `toml:"target"`
+	// SendInvitation sends Microsoft's invitation mail to new guests.
+	// Default false: cross-tenant users need none.
+	SendInvitation bool `toml:"send_invitation"`
+	// InviteRedirectURL is where a redeemed invitation lands. Default
+	// https://myapplications.microsoft.com.
+	InviteRedirectURL string `toml:"invite_redirect_url"`
+	// Disabled keeps a pair in the file without running it.
+	Disabled bool `toml:"disabled"`
+
+	policy.PairSpec
+}
+
+// Duration is a time.Duration written as a Go duration string ("90s", "1m").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Tenant returns the tenant named name, or nil.
+func (c *Config) Tenant(name string) *Tenant {
+	for i := range c.Tenants {
+		if c.Tenants[i].Name == name {
+			return &c.Tenants[i]
+		}
+	}
+	return nil
+}
+
+// Pair returns the pair named name, or nil.
+func (c *Config) Pair(name string) *Pair {
+	for i := range c.Pairs {
+		if c.Pairs[i].Name == name {
+			return &c.Pairs[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads, decodes, defaults and validates the configuration at path.
+// Every error names the file, the line and the key at fault.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse decodes a configuration strictly: syntax errors, wrong types, bad
+// durations, unknown keys and secrets written inline are errors. It applies
+// no defaults and checks no cross-references; see SetDefaults and Validate.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := &Config{File: file, lines: scanKeyLines(string(data))}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return nil, decodeError(file, err)
+	}
+	p := &problems{file: file, lines: cfg.lines}
+	for _, k := range md.Undecoded() {
+		key := k.String()
+		for _, path := range cfg.lines.concrete(key) {
+			if isInlineSecret(k[len(k)-1]) {
+				p.addf(path, "secrets are never written in the config file: reference one with client_secret_file, client_secret_env, certificate_file or password_env")
+			} else {
+				p.addf(path, "unknown key %q", k[len(k)-1])
+			}
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// concrete finds the indexed paths written in the file for a key path as the
+// decoder reports it (without array indices).
+func (k keyLines) concrete(key string) []string {
+	var paths []string
+	for path := range k {
+		if stripIndices(path) == key {
+			paths = append(paths, path)
+		}
+	}
+	if len(paths) == 0 {
+		paths = []string{key}
+	}
+	return paths
+}
+
+// isInlineSecret recognises keys that would hold a secret's value.
+func isInlineSecret(name string) bool {
+	n := strings.ToLower(name)
+	if strings.HasSuffix(n, "_file") || strings.HasSuffix(n, "_env") {
+		return false
+	}
+	for _, w := range []string{"secret", "password", "passwd", "token", "private_key", "api_key"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var lastKeyRE = regexp.MustCompile(`line (\d+) \(last key "([^"]*)"\): (.*)`)
+
+// decodeError reshapes the TOML library's errors into file:line: key: message.
+func decodeError(file string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return Errors{{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+	}
+	// Type mismatches come back as plain errors carrying the position in
+	// their text; this is the library's only channel for them.
+	if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errors{{File: file, Line: line, Key: m[2], Msg: m[3]}}
+	}
+	return Errors{{File: file, Msg: err.Error()}}
+}

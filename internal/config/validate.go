@@ -1,0 +1,239 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+)
+
+var (
+	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	nameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+	domainRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
+	stampAttrRE = regexp.MustCompile(`^extensionAttribute([1-9]|1[0-5])$`)
+)
+
+// PolicyCheck validates one pair's policy; it returns an error per problem,
+// each naming the key (relative to the pair) it is about. The default is
+// installed by policy_check.go; tests may replace it.
+type PolicyCheck func(p *Pair) []KeyError
+
+// KeyError is a problem at a key path relative to some table.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+// checkPolicy validates pair policies; see policy_check.go.
+var checkPolicy PolicyCheck
+
+// Validate checks the whole configuration after SetDefaults and returns
+// every problem found (as Errors), not just the first.
+func (c *Config) Validate() error {
+	p := &problems{file: c.File, lines: c.lines}
+	c.validateStore(p)
+	c.validateWorker(p)
+	c.validateTenants(p)
+	c.validatePairs(p)
+	return p.err()
+}
+
+func (c *Config) validateStore(p *problems) {
+	s := c.Store
+	switch {
+	case s.URL == "" && s.Path == "":
+		p.addf("store", "set store.url (Redis) or store.path (the embedded single-node store)")
+	case s.URL != "" && s.Path != "":
+		p.addf("store.path", "store.url and store.path are exclusive: one store only")
+	case s.URL != "":
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			p.addf("store.url", "not a URL: %v", redactURLError(err))
+			return
+		}
+		switch u.Scheme {
+		case "redis", "rediss", "unix":
+		default:
+			p.addf("store.url", "scheme %q: want redis://, rediss:// or unix://", u.Scheme)
+		}
+		if _, has := u.User.Password(); has {
+			p.addf("store.url", "the URL carries a password; put it in an environment variable and name it in store.password_env")
+		}
+		if u.Path != "" && u.Path != "/" && u.Scheme != "unix" {
+			if _, err := strconv.Atoi(u.Path[1:]); err != nil {
+				p.addf("store.url", "database %q is not a number", u.Path[1:])
+			}
+		}
+	default:
+		if s.PasswordEnv != "" || s.Username != "" || s.CAFile != "" {
+			p.addf("store.path", "username, password_env and ca_file are for Redis; the embedded store at path needs none")
+		}
+	}
+}
+
+// redactURLError drops the URL (which may hold credentials) from a parse error.
+func redactURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func (c *Config) validateWorker(p *problems) {
+	w := c.Worker
+	positive := func(key string, d Duration) {
+		if d.Duration <= 0 {
+			p.addf(key, "must be a positive duration, got %s", d.Duration)
+		}
+	}
+	positive("worker.interval", w.Interval)
+	positive("worker.cycle_timeout", w.CycleTimeout)
+	positive("worker.quarantine_interval", w.QuarantineInterval)
+	if w.LeaseTTL.Duration < 5e9 {
+		p.addf("worker.lease_ttl", "must be at least 5s so a lease survives a slow Graph call, got %s", w.LeaseTTL.Duration)
+	}
+	if w.ConcurrencyPerTarget < 1 || w.ConcurrencyPerTarget > 64 {
+		p.addf("worker.concurrency_per_target", "must be between 1 and 64, got %d", w.ConcurrencyPerTarget)
+	}
+	if w.QuarantineRatio <= 0 || w.QuarantineRatio > 1 {
+		p.addf("worker.quarantine_ratio", "must be in (0, 1], got %g", w.QuarantineRatio)
+	}
+	if w.QuarantineMinFailures < 1 {
+		p.addf("worker.quarantine_min_failures", "must be at least 1, got %d", w.QuarantineMinFailures)
+	}
+}
+
+func (c *Config) validateTenants(p *problems) {
+	if len(c.Tenants) == 0 {
+		p.addf("tenant", "no [[tenant]] is defined")
+	}
+	seen := map[string]int{}
+	seenID := map[string]int{}
+	for i, t := range c.Tenants {
+		key := func(k string) string { return fmt.Sprintf("tenant[%d].%s", i, k) }
+		switch {
+		case t.Name == "":
+			p.addf(fmt.Sprintf("tenant[%d]", i), "name is required")
+		case !nameRE.MatchString(t.Name):
+			p.addf(key("name"), "%q: use lower-case letters, digits, '-', '_' or '.'", t.Name)
+		default:
+			if j, dup := seen[t.Name]; dup {
+				p.addf(key("name"), "tenant %q is already defined at line %d", t.Name, c.lines.line(fmt.Sprintf("tenant[%d].name", j)))
+			}
+			seen[t.Name] = i
+		}
+		if !guidRE.MatchString(t.TenantID) {
+			p.addf(key("tenant_id"), "%q is not a tenant ID (a GUID)", t.TenantID)
+		} else if j, dup := seenID[t.TenantID]; dup {
+			p.addf(key("tenant_id"), "tenant ID %s is already used by tenant %q", t.TenantID, c.Tenants[j].Name)
+		} else {
+			seenID[t.TenantID] = i
+		}
+		if !domainRE.MatchString(t.Domain) {
+			p.addf(key("domain"), "%q is not a domain name (the tenant's primary domain, e.g. contoso.onmicrosoft.com)", t.Domain)
+		}
+		validateCredential(p, key, t)
+		for _, u := range []struct{ key, value string }{{"authority_host", t.AuthorityHost}, {"graph_base_url", t.GraphBaseURL}} {
+			if u.value == "" {
+				continue
+			}
+			if parsed, err := url.Parse(u.value); err != nil || parsed.Scheme != "https" || parsed.Host == "" {
+				p.addf(key(u.key), "%q must be an https:// URL", u.value)
+			}
+		}
+		if !stampAttrRE.MatchString(t.StampAttribute) {
+			p.addf(key("stamp_attribute"), "%q: want extensionAttribute1 .. extensionAttribute15", t.StampAttribute)
+		}
+	}
+}
+
+func validateCredential(p *problems, key func(string) string, t Tenant) {
+	secretRef := t.ClientSecretFile != "" || t.ClientSecretEnv != ""
+	certRef := t.CertificateFile != "" || t.CertificatePasswordEnv != ""
+	needsClientID := true
+	switch t.Credential {
+	case CredClientSecret:
+		if t.ClientSecretFile != "" && t.ClientSecretEnv != "" {
+			p.addf(key("client_secret_env"), "client_secret_file and client_secret_env are exclusive")
+		}
+		if !secretRef {
+			p.addf(key("credential"), "client_secret needs client_secret_file or client_secret_env")
+		}
+		if certRef {
+			p.addf(key("certificate_file"), "a certificate is set but credential is client_secret")
+		}
+	case CredClientCertificate:
+		if t.CertificateFile == "" {
+			p.addf(key("credential"), "client_certificate needs certificate_file (PEM or PFX)")
+		}
+		if secretRef {
+			p.addf(key("client_secret_file"), "a client secret is set but credential is client_certificate")
+		}
+	case CredManagedIdentity, CredAzureCLI:
+		// A system-assigned identity or the developer's CLI login need no
+		// client ID; a user-assigned identity gives one.
+		needsClientID = false
+		fallthrough
+	case CredWorkloadIdentity:
+		if secretRef || certRef {
+			p.addf(key("credential"), "%s takes no client secret or certificate; remove them", t.Credential)
+		}
+	default:
+		p.addf(key("credential"), "%q: want client_secret, client_certificate, managed_identity, workload_identity or azure_cli", t.Credential)
+	}
+	if t.ClientID == "" && needsClientID {
+		p.addf(key("client_id"), "client_id (the application ID, a GUID) is required for %s", t.Credential)
+	} else if t.ClientID != "" && !guidRE.MatchString(t.ClientID) {
+		p.addf(key("client_id"), "%q is not an application ID (a GUID)", t.ClientID)
+	}
+}
+
+func (c *Config) validatePairs(p *problems) {
+	if len(c.Pairs) == 0 {
+		p.addf("pair", "no [[pair]] is defined: nothing to sync")
+	}
+	seen := map[string]int{}
+	routes := map[[2]string]string{}
+	for i := range c.Pairs {
+		pr := &c.Pairs[i]
+		base := fmt.Sprintf("pair[%d]", i)
+		key := func(k string) string { return base + "." + k }
+		switch {
+		case pr.Name == "":
+			p.addf(base, "name is required")
+		case !nameRE.MatchString(pr.Name):
+			p.addf(key("name"), "%q: use lower-case letters, digits, '-', '_' or '.'", pr.Name)
+		default:
+			if j, dup := seen[pr.Name]; dup {
+				p.addf(key("name"), "pair %q is already defined at line %d", pr.Name, c.lines.line(fmt.Sprintf("pair[%d].name", j)))
+			}
+			seen[pr.Name] = i
+		}
+		for _, end := range []struct{ key, name string }{{"source", pr.Source}, {"target", pr.Target}} {
+			if end.name == "" {
+				p.addf(key(end.key), "%s tenant is required", end.key)
+			} else if c.Tenant(end.name) == nil {
+				p.addf(key(end.key), "tenant %q is not defined (no [[tenant]] with that name)", end.name)
+			}
+		}
+		if pr.Source != "" && pr.Source == pr.Target {
+			p.addf(key("target"), "source and target are the same tenant %q", pr.Source)
+		}
+		// Two pairs on one route would fight over the same stamped guests.
+		route := [2]string{pr.Source, pr.Target}
+		if other, dup := routes[route]; dup && pr.Source != "" && pr.Target != "" {
+			p.addf(key("target"), "pair %q already syncs %s -> %s; merge the two scopes into one pair", other, pr.Source, pr.Target)
+		} else {
+			routes[route] = pr.Name
+		}
+		if u, err := url.Parse(pr.InviteRedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.addf(key("invite_redirect_url"), "%q must be an absolute http(s) URL", pr.InviteRedirectURL)
+		}
+		if checkPolicy != nil {
+			for _, e := range checkPolicy(pr) {
+				p.addf(key(e.Key), "%s", e.Msg)
+			}
+		}
+	}
+}
