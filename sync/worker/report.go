@@ -1,0 +1,48 @@
+package worker
+
+import (
+	"sort"
+	"time"
+)
+
+// Report is what one cycle of one pair did.
+type Report struct {
+	Pair  string
+	Start time.Time
+	End   time.Time
+	// Full is set when the cycle read the source in full (first cycle,
+	// reset, or an expired delta token).
+	Full bool
+	// Counts per action: "create", "adopt", "update", "disable",
+	// "soft-delete", "hard-delete", "restore", "stage", "skip", "unchanged".
+	Counts map[string]int
+	// Failures is the number of users parked by this cycle.
+	Failures int
+	// Skipped says why the cycle did nothing (lease held elsewhere,
+	// quarantine); empty when it ran.
+	Skipped string
+	// Quarantined is set when the pair is (now) in quarantine.
+	Quarantined bool
+	// Err is the error that stopped the cycle, if any.
+	Err error
+}
+
+// Failed reports whether the cycle stopped on an error or parked users.
+func (r Report) Failed() bool { return r.Err != nil || r.Failures > 0 }
+
+// Kinds returns the actions counted, sorted.
+func (r Report) Kinds() []string {
+	kinds := make([]string, 0, len(r.Counts))
+	for k := range r.Counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+func (r *Report) count(kind string, n int) {
+	if r.Counts == nil {
+		r.Counts = map[string]int{}
+	}
+	r.Counts[kind] += n
+}

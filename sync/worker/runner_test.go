@@ -1,0 +1,120 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock fires After channels only when the test says so.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []chan time.Time
+	waiting chan struct{} // signalled on each After call
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Unix(1_800_000_000, 0), waiting: make(chan struct{}, 100)}
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) After(time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	ch := make(chan time.Time, 1)
+	c.waiters = append(c.waiters, ch)
+	c.mu.Unlock()
+	c.waiting <- struct{}{}
+	return ch
+}
+
+// fire releases every pending After.
+func (c *fakeClock) fire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		w <- c.now
+	}
+	c.waiters = nil
+}
+
+type funcPair struct {
+	name string
+	n    atomic.Int32
+	fn   func(n int32) Report
+}
+
+func (p *funcPair) Name() string { return p.name }
+func (p *funcPair) Cycle(ctx context.Context) Report {
+	return p.fn(p.n.Add(1))
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestOncePanicAndFailureStayInTheirPair(t *testing.T) {
+	good := &funcPair{name: "good", fn: func(int32) Report { return Report{Counts: map[string]int{"create": 2}} }}
+	bad := &funcPair{name: "bad", fn: func(int32) Report { panic("boom") }}
+	failing := &funcPair{name: "failing", fn: func(int32) Report { return Report{Err: errors.New("auth")} }}
+	r := &Runner{Pairs: []Cycler{bad, good, failing}, Log: quietLog()}
+	reps := r.Once(context.Background())
+	if reps[0].Err == nil || reps[0].Pair != "bad" {
+		t.Errorf("panicking pair: %+v", reps[0])
+	}
+	if reps[1].Err != nil || reps[1].Counts["create"] != 2 || reps[1].Pair != "good" {
+		t.Errorf("good pair: %+v", reps[1])
+	}
+	if reps[2].Err == nil || !reps[2].Failed() {
+		t.Errorf("failing pair: %+v", reps[2])
+	}
+}
+
+func TestRunScheduleTriggerAndShutdown(t *testing.T) {
+	clock := newFakeClock()
+	p := &funcPair{name: "p", fn: func(int32) Report { return Report{} }}
+	q := &funcPair{name: "q", fn: func(int32) Report { panic("every time") }}
+	var reports atomic.Int32
+	r := &Runner{Pairs: []Cycler{p, q}, Clock: clock, Log: quietLog(), Interval: time.Minute,
+		CycleTimeout: time.Second, OnReport: func(Report) { reports.Add(1) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+
+	waitFor := func(n int) {
+		for i := 0; i < n; i++ {
+			select {
+			case <-clock.waiting:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("pairs never went back to waiting")
+			}
+		}
+	}
+	waitFor(2) // both pairs ran their first cycle and wait for the interval
+	if p.n.Load() != 1 || q.n.Load() != 1 {
+		t.Fatalf("first cycles: p=%d q=%d", p.n.Load(), q.n.Load())
+	}
+	clock.fire() // the interval passes
+	waitFor(2)
+	if p.n.Load() != 2 || q.n.Load() != 2 {
+		t.Fatalf("after interval: p=%d q=%d", p.n.Load(), q.n.Load())
+	}
+	r.SyncNow() // no clock movement: the trigger alone starts a cycle
+	waitFor(2)
+	if p.n.Load() != 3 || q.n.Load() != 3 {
+		t.Fatalf("after SyncNow: p=%d q=%d", p.n.Load(), q.n.Load())
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if reports.Load() != 6 {
+		t.Errorf("reports: %d", reports.Load())
+	}
+}
