@@ -1,0 +1,409 @@
+// Package plan decides, without any I/O, what one cycle of a pair must do:
+// from the source users read this cycle, what the map knows of them and the
+// pair's policy, it computes Changes (create, update, disable, soft-delete,
+// hard-delete, restore, stage, skip), each with the reason an admin reads in
+// `ctsync plan` and the provisioning log.
+//
+// The plan is level based: the same inputs give the same plan, and a pair
+// whose guests already match the source gives an empty one. `ctsync plan`
+// and a real cycle run the very same code; only the apply step differs.
+//
+// Worked cases (entry = what the map knows; event/action per the policy):
+//
+//	source user                    entry            change
+//	in scope, enabled              none             create (adopt decided when applied)
+//	in scope, enabled              active, same     nothing (unchanged)
+//	in scope, enabled              active, changed  update (only changed properties)
+//	in scope, enabled              disabled         update accountEnabled=true
+//	in scope, enabled              soft-deleted     restore (+ update)
+//	in scope, disabled             none             skip: not created while disabled
+//	in scope, disabled             active           action(disabled), default disable
+//	out of scope                   none             nothing
+//	out of scope                   active/disabled  action(out_of_scope), default soft-delete
+//	removed (soft-deleted)         active/disabled  action(soft_deleted), default soft-delete
+//	removed (hard-deleted)         any but gone     action(hard_deleted), default soft-delete
+//	two in-scope users, one mail   any              skip both, reported
+//	destructive changes > threshold                  stage them for an admin
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ctsync/ctsync/internal/directory"
+)
+
+// Action is what a change does to the target.
+type Action string
+
+// Actions. The lifecycle actions (None, Disable, SoftDelete, HardDelete,
+// Restore) are also what a Policy answers for an Event.
+const (
+	None       Action = "none"
+	Create     Action = "create"
+	Adopt      Action = "adopt"
+	Update     Action = "update"
+	Disable    Action = "disable"
+	SoftDelete Action = "soft-delete"
+	HardDelete Action = "hard-delete"
+	Restore    Action = "restore"
+	Stage      Action = "stage"
+	Skip       Action = "skip"
+)
+
+// Destructive reports whether the action counts against the deletion
+// threshold (deletes plus disables, as Entra counts).
+func (a Action) Destructive() bool {
+	return a == Disable || a == SoftDelete || a == HardDelete
+}
+
+// Event is a lifecycle event of a source user.
+type Event string
+
+// Lifecycle events.
+const (
+	Disabled    Event = "disabled"
+	OutOfScope  Event = "out_of_scope"
+	SoftDeleted Event = "soft_deleted"
+	HardDeleted Event = "hard_deleted"
+	Restored    Event = "restored"
+)
+
+// Policy is what a plan needs of a pair's compiled policy. The worker
+// adapts *policy.Pair to it (resolving group membership for scope).
+type Policy interface {
+	// InScope decides whether u is in the pair's scope and says why.
+	InScope(u directory.User) (in bool, reason string)
+	// Desired is the guest's attributes for u; creating adds the
+	// create-only mappings. "manager" holds the source manager's ID.
+	Desired(u directory.User, creating bool) (map[string]any, error)
+	// Action is the lifecycle action for an event.
+	Action(e Event) Action
+	// DeletionThreshold is the number of destructive changes per cycle above
+	// which they are staged; 0 means no limit.
+	DeletionThreshold() int
+}
+
+// State is the lifecycle state the map records for a guest.
+type State string
+
+// States, as guestmap stores them.
+const (
+	Active      State = "active"
+	StateOff    State = "disabled"
+	StateGone   State = "soft-deleted"
+	StateStaged State = "staged"
+	Parked      State = "parked"
+)
+
+// Known is what the map knows of one source user.
+type Known struct {
+	GuestID string
+	State   State
+	// Hash is the hash of the attributes last written (see Hash).
+	Hash uint64
+	// ManagerSourceID is the source manager last set on the guest.
+	ManagerSourceID string
+}
+
+// Input is everything a plan is computed from.
+type Input struct {
+	Policy Policy
+	// Users are the source users read this cycle (delta changes, a full
+	// read, or users due for a retry). Later duplicates of an ID win, as
+	// delta rounds can replay.
+	Users []directory.User
+	// Known holds the map entries of Users, by source ID.
+	Known map[string]Known
+	// Gone are mapped source IDs that a complete full read did not return
+	// and the worker confirmed gone; they are planned as hard-deleted.
+	Gone []string
+	// ManagerGuest translates a source manager ID into its guest ID.
+	ManagerGuest func(sourceID string) (guestID string, ok bool)
+}
+
+// Change is one planned change to one guest.
+type Change struct {
+	Action   Action `json:"action"`
+	SourceID string `json:"sourceId"`
+	// Who names the source user for people: UPN or mail.
+	Who     string `json:"who,omitempty"`
+	GuestID string `json:"guestId,omitempty"`
+	// Set are the properties to write: all desired ones for a create, the
+	// ones that differ for an update (see Narrow).
+	Set map[string]any `json:"set,omitempty"`
+	// Old holds the previous values of Set's properties where known.
+	Old map[string]any `json:"old,omitempty"`
+	// Hash is the hash of the always-applied desired attributes to record
+	// once the change is applied.
+	Hash uint64 `json:"-"`
+	// ManagerSourceID is the desired manager in source terms ("" none).
+	ManagerSourceID string `json:"managerSourceId,omitempty"`
+	// ManagerPending is set when the manager has no guest yet; the worker
+	// sets the manager once it has.
+	ManagerPending bool `json:"managerPending,omitempty"`
+	// Staged is the held-back action of a Stage change.
+	Staged Action `json:"staged,omitempty"`
+	Reason string `json:"reason"`
+	// User is the source user the change is about (for invitations).
+	User directory.User `json:"-"`
+	// NeedsDiff marks an update whose Set is still the whole desired set:
+	// Narrow it with the guest's current attributes before applying.
+	NeedsDiff bool `json:"-"`
+}
+
+// Plan is one cycle's changes, in a stable order.
+type Plan struct {
+	Changes []Change `json:"changes"`
+	// Unchanged counts users in scope whose guest already matches.
+	Unchanged int `json:"unchanged"`
+	// OutOfScope counts users read but not in scope and not mapped.
+	OutOfScope int `json:"outOfScope"`
+}
+
+// Counts returns the number of changes per action, plus "unchanged".
+func (p *Plan) Counts() map[string]int {
+	c := map[string]int{}
+	for _, ch := range p.Changes {
+		c[string(ch.Action)]++
+	}
+	if p.Unchanged > 0 {
+		c["unchanged"] = p.Unchanged
+	}
+	return c
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// Compute plans a cycle. Per-user evaluation errors (a mapping that fails
+// for one user's data) become Skip changes carrying the error, so one bad
+// record never blocks the others; the worker parks them.
+func Compute(in Input) *Plan {
+	p := &Plan{}
+	users := dedupe(in.Users)
+	dups := duplicateMails(in.Policy, users)
+	for _, u := range users {
+		k, known := in.Known[u.ID]
+		if reason, dup := dups[u.ID]; dup {
+			p.add(Change{Action: Skip, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: reason, User: u})
+			continue
+		}
+		planUser(p, in, u, k, known)
+	}
+	for _, id := range in.Gone {
+		k, known := in.Known[id]
+		if !known {
+			continue
+		}
+		u := directory.User{ID: id, Removed: directory.HardDeleted}
+		lifecycle(p, in, u, k, HardDeleted, "the source user is gone: a full read no longer returns it")
+	}
+	stageOverThreshold(p, in.Policy.DeletionThreshold())
+	sort.SliceStable(p.Changes, func(i, j int) bool {
+		a, b := p.Changes[i], p.Changes[j]
+		if a.Action != b.Action {
+			return actionOrder[a.Action] < actionOrder[b.Action]
+		}
+		return a.SourceID < b.SourceID
+	})
+	return p
+}
+
+// actionOrder applies restores and creates before updates (so managers
+// exist), and destructive actions last.
+var actionOrder = map[Action]int{Restore: 0, Create: 1, Adopt: 1, Update: 2, Skip: 3, Disable: 4, SoftDelete: 5, HardDelete: 6, Stage: 7}
+
+func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
+
+func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
+	switch u.Removed {
+	case directory.SoftDeleted:
+		lifecycle(p, in, u, k, SoftDeleted, "the source user was deleted (restorable)")
+		return
+	case directory.HardDeleted:
+		lifecycle(p, in, u, k, HardDeleted, "the source user was permanently deleted")
+		return
+	}
+	in2, why := in.Policy.InScope(u)
+	if !in2 {
+		if known && k.State != StateGone {
+			lifecycle(p, in, u, k, OutOfScope, "out of scope: "+why)
+		} else {
+			p.OutOfScope++
+		}
+		return
+	}
+	if !u.Enabled() {
+		switch {
+		case !known || k.GuestID == "":
+			p.add(Change{Action: Skip, SourceID: u.ID, Who: who(u), Reason: "source account is disabled: no guest is created for it", User: u})
+		case k.State == Active || k.State == Parked || k.State == StateStaged:
+			lifecycle(p, in, u, k, Disabled, "the source account is disabled")
+		default:
+			p.Unchanged++
+		}
+		return
+	}
+	creating := !known || k.GuestID == ""
+	desired, err := in.Policy.Desired(u, creating)
+	if err != nil {
+		p.add(Change{Action: Skip, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: "mapping failed: " + err.Error(), User: u})
+		return
+	}
+	c := Change{SourceID: u.ID, Who: who(u), GuestID: k.GuestID, User: u}
+	c.Set, c.ManagerSourceID, c.ManagerPending = resolveManager(desired, in.ManagerGuest)
+	c.Hash = Hash(c.Set, c.ManagerSourceID)
+	switch {
+	case creating:
+		c.Action, c.Reason = Create, "in scope ("+why+") and not yet in the target"
+	case k.State == StateGone:
+		if in.Policy.Action(Restored) == None {
+			p.Unchanged++
+			return
+		}
+		c.Action, c.Reason = Restore, "back in scope and enabled: the guest is restored"
+		c.NeedsDiff = true
+	case k.Hash != c.Hash || k.State == Parked || k.State == StateOff || k.State == StateStaged:
+		c.Action, c.Reason, c.NeedsDiff = Update, updateReason(k), true
+		if k.ManagerSourceID == c.ManagerSourceID && !c.ManagerPending {
+			// The manager is set already; don't rewrite the reference.
+			delete(c.Set, directory.PropManager)
+		}
+	default:
+		p.Unchanged++
+		return
+	}
+	p.add(c)
+}
+
+func updateReason(k Known) string {
+	switch k.State {
+	case Parked:
+		return "retrying after a failure"
+	case StateOff:
+		return "the source account is enabled again"
+	case StateStaged:
+		return "the user no longer needs the staged action"
+	}
+	return "source attributes changed"
+}
+
+// lifecycle plans the action the policy gives for an event on a mapped user.
+func lifecycle(p *Plan, in Input, u directory.User, k Known, ev Event, reason string) {
+	if k.GuestID == "" {
+		return // nothing in the target to act on
+	}
+	a := in.Policy.Action(ev)
+	done := a == None ||
+		(a == Disable && k.State == StateOff) ||
+		(a == SoftDelete && k.State == StateGone)
+	if done {
+		p.Unchanged++
+		return
+	}
+	p.add(Change{Action: a, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: fmt.Sprintf("%s; policy %s: %s", reason, ev, a), User: u})
+}
+
+// resolveManager replaces the desired source manager ID by its guest ID.
+func resolveManager(desired map[string]any, guestOf func(string) (string, bool)) (set map[string]any, managerSource string, pending bool) {
+	set = desired
+	m, ok := desired[directory.PropManager]
+	if !ok {
+		return set, "", false
+	}
+	src, _ := m.(string)
+	if src == "" {
+		set[directory.PropManager] = nil
+		return set, "", false
+	}
+	if guestOf != nil {
+		if gid, ok := guestOf(src); ok {
+			set[directory.PropManager] = gid
+			return set, src, false
+		}
+	}
+	delete(set, directory.PropManager)
+	return set, src, true
+}
+
+// stageOverThreshold turns every destructive change into a staged one when
+// there are more of them than the threshold allows.
+func stageOverThreshold(p *Plan, threshold int) {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action.Destructive() {
+			n++
+		}
+	}
+	if threshold <= 0 || n <= threshold {
+		return
+	}
+	for i, c := range p.Changes {
+		if c.Action.Destructive() {
+			p.Changes[i].Staged = c.Action
+			p.Changes[i].Action = Stage
+			p.Changes[i].Reason = fmt.Sprintf("%s (held: %d deletes and disables this cycle exceed the threshold of %d; approve with ctsync approve)", c.Reason, n, threshold)
+		}
+	}
+}
+
+// dedupe keeps the last record of each ID, in first-seen order.
+func dedupe(users []directory.User) []directory.User {
+	idx := make(map[string]int, len(users))
+	out := make([]directory.User, 0, len(users))
+	for _, u := range users {
+		if i, ok := idx[u.ID]; ok {
+			out[i] = u
+			continue
+		}
+		idx[u.ID] = len(out)
+		out = append(out, u)
+	}
+	return out
+}
+
+// duplicateMails finds in-scope users sharing a mail (case-insensitive) and
+// returns the reason to skip each. Entra silently links both to one guest;
+// ctsync syncs neither and says why.
+func duplicateMails(pol Policy, users []directory.User) map[string]string {
+	byMail := map[string][]directory.User{}
+	for _, u := range users {
+		mail := strings.ToLower(strings.TrimSpace(u.Str(directory.PropMail)))
+		if mail == "" || u.Removed != directory.NotRemoved {
+			continue
+		}
+		if in, _ := pol.InScope(u); !in {
+			continue
+		}
+		byMail[mail] = append(byMail[mail], u)
+	}
+	out := map[string]string{}
+	for mail, us := range byMail {
+		if len(us) < 2 {
+			continue
+		}
+		for _, u := range us {
+			var others []string
+			for _, o := range us {
+				if o.ID != u.ID {
+					others = append(others, who(o)+" ("+o.ID+")")
+				}
+			}
+			sort.Strings(others)
+			out[u.ID] = fmt.Sprintf("duplicate mail %s, shared with %s: neither is synced until one changes", mail, strings.Join(others, ", "))
+		}
+	}
+	return out
+}
+
+func who(u directory.User) string {
+	if s := u.Str(directory.PropUPN); s != "" {
+		return s
+	}
+	if s := u.Str(directory.PropMail); s != "" {
+		return s
+	}
+	return u.ID
+}
