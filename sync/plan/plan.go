@@ -143,6 +143,8 @@ type Change struct {
 	// ManagerPending is set when the manager has no guest yet; the worker
 	// sets the manager once it has.
 	ManagerPending bool `json:"managerPending,omitempty"`
+	// Event is the lifecycle event behind a lifecycle change.
+	Event Event `json:"event,omitempty"`
 	// Staged is the held-back action of a Stage change.
 	Staged Action `json:"staged,omitempty"`
 	Reason string `json:"reason"`
@@ -303,7 +305,7 @@ func lifecycle(p *Plan, in Input, u directory.User, k Known, ev Event, reason st
 		p.Unchanged++
 		return
 	}
-	p.add(Change{Action: a, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: fmt.Sprintf("%s; policy %s: %s", reason, ev, a), User: u})
+	p.add(Change{Action: a, Event: ev, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: fmt.Sprintf("%s; policy %s: %s", reason, ev, a), User: u})
 }
 
 // resolveManager replaces the desired source manager ID by its guest ID.

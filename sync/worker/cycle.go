@@ -1,0 +1,387 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/sync/plan"
+)
+
+// cycle is the state of one pair's cycle.
+type cycle struct {
+	p     *Pair
+	lease *guestmap.Lease // nil in a dry run
+	rep   *Report
+	dry   bool
+
+	status  guestmap.Status
+	staged  map[string]guestmap.Staged
+	members map[string]bool
+	known   map[string]guestmap.Entry
+	// settled records the source IDs whose outcome is known this cycle
+	// (created, restored, removed), for manager fix-ups.
+	arrived, left []string
+	// dryPlan is the plan of a dry run.
+	dryPlan *plan.Plan
+
+	// mu guards what concurrent apply tasks share: the report's counts,
+	// known entries, arrived/left and fatal.
+	mu      sync.Mutex
+	cycleID string
+	fatal   error
+}
+
+// run is the body of Cycle under a held lease.
+func (c *cycle) run(ctx context.Context) error {
+	p := c.p
+	var err error
+	if c.status, err = p.Store.Status(ctx, p.PairName); err != nil {
+		return fmt.Errorf("read status: %w", err)
+	}
+	c.rep.Quarantined = c.status.Quarantine.On
+	if err := c.loadStaged(ctx); err != nil {
+		return err
+	}
+	users, link, full, err := c.read(ctx)
+	if err != nil {
+		return err
+	}
+	c.rep.Full = full
+	pl, err := c.plan(ctx, users, full)
+	if err != nil {
+		return err
+	}
+	if c.dry {
+		c.dryPlan = pl
+		return nil
+	}
+	c.apply(ctx, pl)
+	if c.fatal != nil {
+		return c.fatal
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cycle interrupted: %w", err)
+	}
+	if err := c.fixManagers(ctx); err != nil {
+		return err
+	}
+	return c.finish(ctx, link)
+}
+
+// loadStaged reads the actions held for an admin and their decisions.
+func (c *cycle) loadStaged(ctx context.Context) error {
+	staged, err := c.p.Store.Staged(ctx, c.p.PairName)
+	if err != nil {
+		return fmt.Errorf("read staged actions: %w", err)
+	}
+	c.staged = make(map[string]guestmap.Staged, len(staged))
+	for _, s := range staged {
+		c.staged[s.SourceID] = s
+	}
+	return nil
+}
+
+// read returns the users to plan this cycle and the delta link to commit
+// once they are handled.
+func (c *cycle) read(ctx context.Context) (users []directory.User, link string, full bool, err error) {
+	p := c.p
+	props := p.Rules.SourceProperties()
+	if len(p.Rules.Groups()) > 0 {
+		if c.members, err = c.readMembers(ctx); err != nil {
+			return nil, "", false, err
+		}
+	}
+	old, err := p.Store.DeltaLink(ctx, p.PairName)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read delta link: %w", err)
+	}
+	collect := func(page []directory.User) error { users = append(users, page...); return nil }
+	link, err = p.Source.Delta(ctx, old, props, collect)
+	if err != nil && old != "" && p.Errors.IsSyncStateExpired(err) {
+		// The delta token expired (about 7 days unused): read everything
+		// again. Absent users are confirmed one by one before anything is
+		// deleted, so an expiry never turns into mass deletes.
+		p.log().Warn("delta token expired; reading the source in full", "pair", p.PairName)
+		users, old = nil, ""
+		link, err = p.Source.Delta(ctx, "", props, collect)
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read source: %w", err)
+	}
+	full = old == ""
+	if p.Rules.MapsManager() {
+		if err := c.readManagers(ctx, users); err != nil {
+			return nil, "", false, err
+		}
+	}
+	extra, err := c.usersToRevisit(ctx, users, full)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return append(users, extra...), link, full, nil
+}
+
+// readMembers reads the union of the scope's groups.
+func (c *cycle) readMembers(ctx context.Context) (map[string]bool, error) {
+	members := map[string]bool{}
+	for _, g := range c.p.Rules.Groups() {
+		ids, err := c.p.Source.GroupMembers(ctx, g, c.p.Rules.Transitive())
+		if err != nil {
+			return nil, fmt.Errorf("read members of group %s: %w", g, err)
+		}
+		for _, id := range ids {
+			members[id] = true
+		}
+	}
+	return members, nil
+}
+
+// readManagers fills the "manager" attribute of the users read (delta
+// queries cannot expand it).
+func (c *cycle) readManagers(ctx context.Context, users []directory.User) error {
+	var ids []string
+	for _, u := range users {
+		if u.Removed == directory.NotRemoved {
+			ids = append(ids, u.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	managers, err := c.p.Source.Managers(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read managers: %w", err)
+	}
+	for i := range users {
+		if users[i].Removed != directory.NotRemoved {
+			continue
+		}
+		if users[i].Attrs == nil {
+			users[i].Attrs = map[string]any{}
+		}
+		if m, ok := managers[users[i].ID]; ok {
+			users[i].Attrs[directory.PropManager] = m
+		} else {
+			users[i].Attrs[directory.PropManager] = nil
+		}
+	}
+	return nil
+}
+
+// usersToRevisit finds users the delta did not mention but the cycle must
+// plan: parked users due for a retry, group-scope members that joined or
+// left, and (after a full read) mapped users the source no longer has.
+func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full bool) ([]directory.User, error) {
+	p := c.p
+	seen := make(map[string]bool, len(read))
+	for _, u := range read {
+		seen[u.ID] = true
+	}
+	needScan := full || c.members != nil || c.status.Counts["parked"] > 0 || len(c.staged) > 0
+	if !needScan {
+		return nil, nil
+	}
+	now := p.now()
+	var fetch, gone []string
+	mapped := map[string]bool{}
+	err := p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
+		for _, e := range page {
+			mapped[e.SourceID] = true
+			if seen[e.SourceID] {
+				continue
+			}
+			switch {
+			case full && e.State != guestmap.StateSoftDeleted:
+				gone = append(gone, e.SourceID) // confirmed below
+			case e.State == guestmap.StateParked && !e.NextRetry.After(now):
+				fetch = append(fetch, e.SourceID)
+			case c.members != nil && !c.members[e.SourceID] && e.State != guestmap.StateSoftDeleted:
+				fetch = append(fetch, e.SourceID) // left the groups
+			case c.staged[e.SourceID].Decision != guestmap.Pending:
+				fetch = append(fetch, e.SourceID) // an admin decided
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan map: %w", err)
+	}
+	for id := range c.members {
+		if !seen[id] && !mapped[id] {
+			fetch = append(fetch, id) // joined the groups
+		}
+	}
+	var out []directory.User
+	props := p.Rules.SourceProperties()
+	for _, id := range append(fetch, gone...) {
+		u, err := p.Source.User(ctx, id, props)
+		switch {
+		case err == nil:
+			out = append(out, *u)
+		case p.Errors.IsNotFound(err):
+			// Gone from the source: plan it as hard-deleted (its guest
+			// gets the hard_deleted lifecycle action).
+			out = append(out, directory.User{ID: id, Removed: directory.HardDeleted})
+		default:
+			return nil, fmt.Errorf("re-read source user %s: %w", id, err)
+		}
+	}
+	if p.Rules.MapsManager() && len(out) > 0 {
+		if err := c.readManagers(ctx, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// plan loads what the map knows and computes the plan.
+func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*plan.Plan, error) {
+	p := c.p
+	ids := make([]string, 0, len(users)*2)
+	for _, u := range users {
+		ids = append(ids, u.ID)
+		if m, ok := u.Attrs[directory.PropManager].(string); ok && m != "" {
+			ids = append(ids, m)
+		}
+	}
+	known, err := p.Store.GetMany(ctx, p.PairName, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read map: %w", err)
+	}
+	c.known = known
+	in := plan.Input{
+		Policy: scopedRules{Rules: p.Rules, members: c.members},
+		Users:  users,
+		Known:  make(map[string]plan.Known, len(known)),
+		ManagerGuest: func(src string) (string, bool) {
+			e, ok := c.known[src]
+			return e.GuestID, ok && e.GuestID != "" && (e.State == guestmap.StateActive || e.State == guestmap.StateDisabled)
+		},
+	}
+	for id, e := range known {
+		in.Known[id] = toKnown(e)
+	}
+	pl := plan.Compute(in)
+	c.applyDecisions(pl)
+	return pl, nil
+}
+
+func toKnown(e guestmap.Entry) plan.Known {
+	states := map[guestmap.State]plan.State{
+		guestmap.StateActive: plan.Active, guestmap.StateDisabled: plan.StateOff,
+		guestmap.StateSoftDeleted: plan.StateGone, guestmap.StateStaged: plan.StateStaged,
+		guestmap.StateParked: plan.Parked,
+	}
+	return plan.Known{GuestID: e.GuestID, State: states[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID}
+}
+
+// applyDecisions turns staged changes an admin approved back into their
+// action, and drops the ones an admin rejected.
+func (c *cycle) applyDecisions(pl *plan.Plan) {
+	kept := pl.Changes[:0]
+	for _, ch := range pl.Changes {
+		s, staged := c.staged[ch.SourceID]
+		if staged && (ch.Action == plan.Stage || ch.Action.Destructive()) {
+			switch s.Decision {
+			case guestmap.Approved:
+				if ch.Action == plan.Stage {
+					ch.Action = ch.Staged
+				}
+				ch.Reason += fmt.Sprintf(" (approved by %s)", s.DecidedBy)
+			case guestmap.Rejected:
+				pl.Unchanged++
+				continue
+			default:
+				if ch.Action != plan.Stage {
+					ch.Staged, ch.Action = ch.Action, plan.Stage
+				}
+			}
+		}
+		kept = append(kept, ch)
+	}
+	pl.Changes = kept
+}
+
+// finish commits the delta link and the cycle's status, and decides
+// quarantine.
+func (c *cycle) finish(ctx context.Context, link string) error {
+	p := c.p
+	st := c.status
+	st.Pair, st.CycleStart, st.CycleEnd = p.PairName, c.rep.Start, p.now()
+	st.Counts = map[string]int{}
+	for k, v := range c.rep.Counts {
+		st.Counts[k] = v
+	}
+	parked, err := c.countParked(ctx)
+	if err != nil {
+		return err
+	}
+	st.Counts["parked"] = parked
+	total := 0
+	for k, v := range c.rep.Counts {
+		if k != "unchanged" && k != "skip" {
+			total += v
+		}
+	}
+	st.LastError = ""
+	b := guestmap.Batch{Status: &st}
+	if link != "" {
+		b.DeltaLink = &link
+	}
+	if c.rep.Failures > 0 {
+		st.LastError = fmt.Sprintf("%d users parked this cycle", c.rep.Failures)
+		st.LastErrorAt = p.now()
+		st.FailureRatio = float64(c.rep.Failures) / float64(max(total, 1))
+		if c.rep.Failures >= p.QuarantineMinFailures && st.FailureRatio > p.QuarantineRatio && !st.Quarantine.On {
+			q := guestmap.Quarantine{On: true, Since: p.now(), Reason: fmt.Sprintf("%d of %d actions failed (%.0f%% > %.0f%%)", c.rep.Failures, total, 100*st.FailureRatio, 100*p.QuarantineRatio)}
+			b.Quarantine = &q
+			c.rep.Quarantined = true
+		}
+	} else {
+		st.FailureRatio = 0
+		st.ConsecutiveFailures = 0
+	}
+	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
+		return fmt.Errorf("commit delta link and status: %w", err)
+	}
+	return nil
+}
+
+// countParked counts parked entries cheaply when nothing could have
+// changed the count, else by a scan.
+func (c *cycle) countParked(ctx context.Context) (int, error) {
+	if c.status.Counts["parked"] == 0 && c.rep.Failures == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := c.p.Store.Scan(ctx, c.p.PairName, func(page []guestmap.Entry) error {
+		for _, e := range page {
+			if e.State == guestmap.StateParked {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count parked users: %w", err)
+	}
+	return n, nil
+}
+
+// recordFailure notes a cycle that stopped on an error in the status.
+func (c *cycle) recordFailure(err error) {
+	if c.lease == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st := c.status
+	st.Pair = c.p.PairName
+	st.LastError, st.LastErrorAt = err.Error(), c.p.now()
+	st.ConsecutiveFailures++
+	_ = c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st})
+}

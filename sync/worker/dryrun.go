@@ -1,0 +1,69 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/sync/plan"
+)
+
+// Plan runs the whole cycle without a single write: no lease, no map
+// write, no Graph write. It reads what a real cycle would read (the source
+// from the committed delta link, the map, the target's guests for updates
+// and matches) and returns the plan a real cycle would apply now, with
+// creates resolved into create, adopt or skip as the apply step would.
+func (p *Pair) Plan(ctx context.Context) (*plan.Plan, error) {
+	rep := Report{Pair: p.PairName, Start: p.now()}
+	c := &cycle{p: p, rep: &rep, dry: true}
+	if err := c.run(ctx); err != nil {
+		return nil, fmt.Errorf("pair %s: %w", p.PairName, err)
+	}
+	if err := c.resolveDry(ctx, c.dryPlan); err != nil {
+		return nil, fmt.Errorf("pair %s: %w", p.PairName, err)
+	}
+	return c.dryPlan, nil
+}
+
+// resolveDry does the read-only half of applying: narrow updates to the
+// properties that differ, and match creates against existing guests.
+func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
+	kept := pl.Changes[:0]
+	for _, ch := range pl.Changes {
+		switch {
+		case ch.NeedsDiff:
+			props := make([]string, 0, len(ch.Set))
+			for k := range ch.Set {
+				if k != directory.PropManager {
+					props = append(props, k)
+				}
+			}
+			sort.Strings(props)
+			g, err := c.p.Target.Get(ctx, ch.GuestID, props)
+			if err != nil {
+				return fmt.Errorf("read guest %s: %w", ch.GuestID, err)
+			}
+			ch.Narrow(*g)
+			if len(ch.Set) == 0 && ch.Action == plan.Update {
+				pl.Unchanged++
+				continue // only the stored hash is stale
+			}
+		case ch.Action == plan.Create:
+			e, known := c.known[ch.SourceID]
+			id, how, err := c.match(ctx, ch, c.p.Stamp(ch.SourceID), known && e.GuestID == "")
+			switch {
+			case how == "skip" && err != nil:
+				ch.Action, ch.Reason = plan.Skip, err.Error()
+			case err != nil:
+				ch.Action, ch.Reason = plan.Skip, "would fail: "+err.Error()
+			case how == string(plan.Adopt):
+				ch.Action, ch.GuestID = plan.Adopt, id
+				ch.Reason += "; an existing guest is adopted"
+			}
+		}
+		kept = append(kept, ch)
+	}
+	pl.Changes = kept
+	return nil
+}

@@ -1,0 +1,165 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/sync/plan"
+)
+
+// Pair is one source -> target pair and everything its cycle needs.
+type Pair struct {
+	PairName       string
+	SourceTenantID string
+	Source         Source
+	Target         Target
+	Errors         Errors
+	Store          guestmap.Store
+	Rules          Rules
+	// StampAttribute is the target's extension attribute slot for stamps.
+	StampAttribute string
+	// RedirectURL and SendInvitation shape invitations.
+	RedirectURL    string
+	SendInvitation bool
+	// Limiter bounds concurrent writes into the target tenant; every pair
+	// writing into one tenant shares one.
+	Limiter  *Limiter
+	LeaseTTL time.Duration
+	// QuarantineRatio and QuarantineMinFailures decide quarantine.
+	QuarantineRatio       float64
+	QuarantineMinFailures int
+	// Retry is the backoff for parked users.
+	Retry Backoff
+	Clock Clock
+	Log   *slog.Logger
+}
+
+// Name returns the pair's name.
+func (p *Pair) Name() string { return p.PairName }
+
+// Stamp returns the stamp value of a source user's guest.
+func (p *Pair) Stamp(sourceID string) string {
+	return guestmap.MakeStamp(p.SourceTenantID, sourceID)
+}
+
+func (p *Pair) now() time.Time {
+	if p.Clock == nil {
+		return time.Now()
+	}
+	return p.Clock.Now()
+}
+
+func (p *Pair) log() *slog.Logger {
+	if p.Log == nil {
+		return slog.Default()
+	}
+	return p.Log
+}
+
+// Cycle runs one cycle: lease, read, plan, apply, record. See
+// ARCHITECTURE.md's flow of one pair's cycle.
+func (p *Pair) Cycle(ctx context.Context) (rep Report) {
+	rep = Report{Pair: p.PairName, Start: p.now()}
+	defer func() { rep.End = p.now() }()
+
+	lease, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
+	if errors.Is(err, guestmap.ErrHeld) {
+		rep.Skipped = "another ctsync holds the pair's lease"
+		return rep
+	}
+	if err != nil {
+		rep.Err = fmt.Errorf("pair %s: take lease: %w", p.PairName, err)
+		return rep
+	}
+	ctx, stopKeeping := p.keepLease(ctx, lease)
+	defer func() {
+		stopKeeping()
+		// Release with a fresh context: the cycle's may be cancelled.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = lease.Release(rctx)
+	}()
+
+	c := &cycle{p: p, lease: lease, rep: &rep}
+	if err := c.run(ctx); err != nil {
+		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, guestmap.ErrLeaseLost) {
+			err = fmt.Errorf("%w (lease lost: %v)", err, cause)
+		}
+		rep.Err = fmt.Errorf("pair %s: %w", p.PairName, err)
+		c.recordFailure(rep.Err)
+	}
+	return rep
+}
+
+// keepLease extends the lease at a third of its TTL until stopped; if the
+// lease is lost, the cycle's context is cancelled with ErrLeaseLost so no
+// further work is done under a lease someone else may now hold.
+func (p *Pair) keepLease(ctx context.Context, lease *guestmap.Lease) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		every := lease.TTL() / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := lease.Extend(ctx); err != nil {
+					if errors.Is(err, guestmap.ErrLeaseLost) {
+						cancel(err)
+						return
+					}
+					p.log().Warn("lease extend failed; will retry", "pair", p.PairName, "error", err)
+				}
+			}
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
+}
+
+// Backoff gives the wait before the n-th retry of a parked user.
+type Backoff struct {
+	Base time.Duration
+	Max  time.Duration
+}
+
+// Delay returns Base * 2^(attempt-1), capped at Max.
+func (b Backoff) Delay(attempt int) time.Duration {
+	base, max := b.Base, b.Max
+	if base <= 0 {
+		base = time.Minute
+	}
+	if max <= 0 {
+		max = 6 * time.Hour
+	}
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// scopedRules adapts Rules to plan.Policy for one cycle, answering group
+// membership from the member set read at the start of the cycle.
+type scopedRules struct {
+	Rules
+	members map[string]bool // nil: no group scope
+}
+
+func (s scopedRules) InScope(u directory.User) (bool, string) {
+	return s.Rules.InScope(u, func(string) bool { return s.members[u.ID] })
+}
+
+var _ plan.Policy = scopedRules{}
