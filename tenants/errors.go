@@ -1,0 +1,279 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+)
+
+// Graph error codes ctsync acts on (compared exactly, case-insensitively).
+const (
+	CodeSyncStateNotFound = "syncStateNotFound"
+	CodeResourceNotFound  = "Request_ResourceNotFound"
+	CodeMultipleObjects   = "Request_MultipleObjectsWithSameKeyValue"
+)
+
+// GraphError is every failure of a Graph call, whatever the SDK returned:
+// an OData error body, an empty or unparsable body, or no response at all.
+// It is built once, at the boundary, by asGraphError, and classified only by
+// Status and Code (never by Message).
+type GraphError struct {
+	// Tenant is the tenant's configured name.
+	Tenant string
+	// Op is the call, e.g. "PATCH /users/{id}".
+	Op string
+	// Status is the HTTP status; 0 when no response arrived.
+	Status int
+	// Code is Graph's error code ("Request_ResourceNotFound"), if any.
+	Code string
+	// Message is Graph's error message, for people only.
+	Message string
+	// RequestID is Graph's request-id, for support cases.
+	RequestID string
+	// RetryAfter is the server's Retry-After; 0 when absent.
+	RetryAfter time.Duration
+	// Throttle is x-ms-throttle-information (e.g. WriteLimitExceeded).
+	Throttle string
+	// Err is the cause when Graph gave no answer (transport error, context
+	// cancelled, credential failure). Never an SDK error value.
+	Err error
+}
+
+// Error describes the failure with tenant, operation, status and code.
+func (e *GraphError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tenant %q: %s: ", e.Tenant, e.Op)
+	if e.Status != 0 {
+		b.WriteString(strconv.Itoa(e.Status))
+		if e.Code != "" {
+			b.WriteString(" " + e.Code)
+		}
+		if e.Message != "" {
+			b.WriteString(": " + e.Message)
+		}
+	} else if e.Err != nil {
+		b.WriteString(e.Err.Error())
+	} else {
+		b.WriteString("failed")
+	}
+	if e.Status != 0 && e.Err != nil {
+		b.WriteString(" (" + e.Err.Error() + ")")
+	}
+	if e.RequestID != "" {
+		b.WriteString(" [request-id " + e.RequestID + "]")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause when Graph gave no answer, so that
+// errors.Is(err, context.DeadlineExceeded) works.
+func (e *GraphError) Unwrap() error { return e.Err }
+
+func (e *GraphError) codeIs(code string) bool { return strings.EqualFold(e.Code, code) }
+
+// NotFound: 404 (the object does not exist, or not yet after a create).
+func (e *GraphError) NotFound() bool { return e.Status == http.StatusNotFound }
+
+// Throttled: 429.
+func (e *GraphError) Throttled() bool { return e.Status == http.StatusTooManyRequests }
+
+// Conflict: 409, or Graph's duplicate-key code.
+func (e *GraphError) Conflict() bool {
+	return e.Status == http.StatusConflict || e.codeIs(CodeMultipleObjects)
+}
+
+// Forbidden: 403 (missing permission or consent).
+func (e *GraphError) Forbidden() bool { return e.Status == http.StatusForbidden }
+
+// Unauthorized: 401 (no or bad token).
+func (e *GraphError) Unauthorized() bool { return e.Status == http.StatusUnauthorized }
+
+// BadRequest: 400 other than an expired delta token.
+func (e *GraphError) BadRequest() bool {
+	return e.Status == http.StatusBadRequest && !e.SyncStateExpired()
+}
+
+// SyncStateExpired: the delta token is no longer valid (400
+// syncStateNotFound, or 410 Gone): resync from scratch.
+func (e *GraphError) SyncStateExpired() bool {
+	return e.Status == http.StatusGone || e.codeIs(CodeSyncStateNotFound)
+}
+
+// Transient: worth retrying later (429, 5xx, or no response at all,
+// unless the context ended).
+func (e *GraphError) Transient() bool {
+	if e.Status == 0 {
+		return e.Err != nil && !errors.Is(e.Err, context.Canceled) &&
+			!errors.Is(e.Err, context.DeadlineExceeded) && !isCredentialError(e.Err)
+	}
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+func graphErr(err error) *GraphError {
+	var ge *GraphError
+	if errors.As(err, &ge) {
+		return ge
+	}
+	return nil
+}
+
+// IsNotFound reports whether err is a Graph 404.
+func IsNotFound(err error) bool { ge := graphErr(err); return ge != nil && ge.NotFound() }
+
+// IsThrottled reports whether err is a Graph 429.
+func IsThrottled(err error) bool { ge := graphErr(err); return ge != nil && ge.Throttled() }
+
+// IsConflict reports whether err is a Graph 409 or duplicate-key error.
+func IsConflict(err error) bool { ge := graphErr(err); return ge != nil && ge.Conflict() }
+
+// IsForbidden reports whether err is a Graph 403.
+func IsForbidden(err error) bool { ge := graphErr(err); return ge != nil && ge.Forbidden() }
+
+// IsUnauthorized reports whether err is a Graph 401.
+func IsUnauthorized(err error) bool { ge := graphErr(err); return ge != nil && ge.Unauthorized() }
+
+// IsBadRequest reports whether err is a Graph 400 (other than an expired
+// delta token).
+func IsBadRequest(err error) bool { ge := graphErr(err); return ge != nil && ge.BadRequest() }
+
+// IsSyncStateExpired reports whether a delta link is no longer valid and
+// the caller must start a full delta round again.
+func IsSyncStateExpired(err error) bool {
+	ge := graphErr(err)
+	return ge != nil && ge.SyncStateExpired()
+}
+
+// IsTransient reports whether err is worth retrying later (429, 5xx,
+// network failure).
+func IsTransient(err error) bool { ge := graphErr(err); return ge != nil && ge.Transient() }
+
+// asGraphError builds the one GraphError for a failed call. ex holds what
+// the transport saw of the response (status and headers are taken from it
+// first: the SDK loses them when a body cannot be parsed).
+func asGraphError(err error, ex *exchange, tenant, op string) *GraphError {
+	if ge := graphErr(err); ge != nil {
+		return ge
+	}
+	ge := &GraphError{Tenant: tenant, Op: op}
+	var hdr http.Header
+	if ex != nil && ex.status != 0 {
+		ge.Status, hdr = ex.status, ex.header
+	}
+
+	var odata *odataerrors.ODataError
+	var apiErr abs.ApiErrorable
+	switch {
+	case errors.As(err, &odata):
+		ge.Code, ge.Message, ge.RequestID = odataFields(odata)
+		if ge.Status == 0 {
+			ge.Status, hdr = apiStatus(odata)
+		}
+	case errors.As(err, &apiErr):
+		if ge.Status == 0 {
+			ge.Status, hdr = apiStatus(apiErr)
+		}
+	default:
+		if ge.Status == 0 {
+			ge.Err = err // no response: a transport or credential failure
+		} else {
+			// A response came but the SDK could not read it (e.g. an HTML
+			// body): keep the SDK's text as the cause, status is what counts.
+			ge.Err = errors.New(safeErrorText(err))
+		}
+	}
+	if hdr != nil {
+		if ge.RequestID == "" {
+			ge.RequestID = hdr.Get("request-id")
+		}
+		ge.RetryAfter = parseRetryAfter(hdr.Get("Retry-After"), time.Now())
+		ge.Throttle = hdr.Get("x-ms-throttle-information")
+	}
+	return ge
+}
+
+// odataFields reads code, message and request ID from an ODataError. The
+// SDK's getters panic on values not built by its deserializer and any of
+// the nested objects may be nil (msgraph-sdk-go#434), so every step is
+// checked and a panic means "no fields".
+func odataFields(o *odataerrors.ODataError) (code, msg, reqID string) {
+	defer func() {
+		if recover() != nil {
+			code, msg, reqID = "", "", ""
+		}
+	}()
+	if o == nil {
+		return
+	}
+	main := o.GetErrorEscaped()
+	if main == nil {
+		return
+	}
+	code, msg = deref(main.GetCode()), deref(main.GetMessage())
+	if inner := main.GetInnerError(); inner != nil {
+		reqID = deref(inner.GetRequestId())
+	}
+	return
+}
+
+// apiStatus reads status and headers from a kiota ApiErrorable, nil-safely.
+func apiStatus(e abs.ApiErrorable) (status int, h http.Header) {
+	defer func() {
+		if recover() != nil {
+			status, h = 0, nil
+		}
+	}()
+	status = e.GetStatusCode()
+	if rh := e.GetResponseHeaders(); rh != nil {
+		h = http.Header{}
+		for _, k := range rh.ListKeys() {
+			for _, v := range rh.Get(k) {
+				h.Add(k, v)
+			}
+		}
+	}
+	return
+}
+
+// safeErrorText calls err.Error() without letting an SDK panic through.
+func safeErrorText(err error) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("%T", err)
+		}
+	}()
+	return err.Error()
+}
+
+// parseRetryAfter reads Retry-After as delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(n * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,112 @@
+package tenants
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// TestPacerStaysUnderWindow drives the write budget for ten windows with a
+// fake clock: no sliding window of 150 s admits more than the limit, and
+// the sustained rate is Utilization of it.
+func TestPacerStaysUnderWindow(t *testing.T) {
+	clk := newFakeClock()
+	l := Limits{Writes: 3000, WriteWindow: 150 * time.Second}
+	p := NewPacer(l, clk)
+	var at []time.Time
+	p.Observe(func(ev PaceEvent) { at = append(at, ev.At) })
+	start := clk.Now()
+	ctx := context.Background()
+	for clk.Now().Sub(start) < 10*150*time.Second {
+		if err := p.Wait(ctx, Cost{RU: 1, Writes: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= 150*time.Second {
+			j++
+		}
+		if n := i - j + 1; n > 3000 {
+			t.Fatalf("%d writes within 150 s ending at %v", n, at[i].Sub(start))
+		}
+	}
+	rate := float64(len(at)) / at[len(at)-1].Sub(start).Seconds() / (3000.0 / 150)
+	if rate < 0.9 || rate > 1 {
+		t.Errorf("sustained %.3f of the quota", rate)
+	}
+}
+
+// TestPacerBlock: after Block, nothing is admitted before the window ends,
+// and events come in decision order.
+func TestPacerBlock(t *testing.T) {
+	clk := newFakeClock()
+	p := NewPacer(Limits{}, clk)
+	var evs []PaceEvent
+	p.Observe(func(ev PaceEvent) { evs = append(evs, ev) })
+	ctx := context.Background()
+	_ = p.Wait(ctx, Cost{RU: 1})
+	until := clk.Now().Add(9 * time.Second)
+	p.Block(until)
+	p.Block(until.Add(-time.Second)) // an earlier end never shortens a block
+	_ = p.Wait(ctx, Cost{RU: 1})
+	if len(evs) != 3 || !evs[1].Blocked || evs[2].Blocked || evs[2].At.Before(until) {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+// TestPacerUnpaced admits without waiting but still honours blocks.
+func TestPacerUnpaced(t *testing.T) {
+	clk := newFakeClock()
+	p := NewPacer(Limits{Unpaced: true, Writes: 1}, clk)
+	for range 100 {
+		_ = p.Wait(context.Background(), Cost{Writes: 1})
+	}
+	if len(clk.slept()) != 0 {
+		t.Fatal("unpaced pacer slept")
+	}
+	p.Block(clk.Now().Add(time.Second))
+	_ = p.Wait(context.Background(), Cost{Writes: 1})
+	if s := clk.slept(); len(s) != 1 || s[0] != time.Second {
+		t.Fatalf("slept %v", s)
+	}
+}
+
+func TestPacersShared(t *testing.T) {
+	r := &Pacers{}
+	a := r.For("T1", "App", Limits{}, nil)
+	if r.For("t1", "app", Limits{}, nil) != a || r.For("t2", "app", Limits{}, nil) == a {
+		t.Fatal("pacers not shared per tenant and app")
+	}
+}
+
+func TestRequestCost(t *testing.T) {
+	cases := []struct {
+		method, url string
+		want        Cost
+	}{
+		{"GET", "https://g/v1.0/users?$select=id,mail&$top=999", Cost{RU: 1}},
+		{"GET", "https://g/v1.0/users", Cost{RU: 2}},
+		{"GET", "https://g/v1.0/users/delta?$select=id", Cost{RU: 1}},
+		{"GET", "https://g/v1.0/users/x?$select=id", Cost{RU: 1}},
+		{"GET", "https://g/v1.0/users/x?$expand=manager", Cost{RU: 2}},
+		{"GET", "https://g/v1.0/users?$top=5", Cost{RU: 1}},
+		{"PATCH", "https://g/v1.0/users/x", Cost{RU: 1, Writes: 1}},
+		{"POST", "https://g/v1.0/invitations", Cost{RU: 1, Writes: 1, Invitations: 1}},
+		{"DELETE", "https://g/v1.0/directory/deletedItems/x", Cost{RU: 1, Writes: 1}},
+	}
+	for _, c := range cases {
+		u, _ := url.Parse(c.url)
+		r := &http.Request{Method: c.method, URL: u}
+		r = r.WithContext(context.Background())
+		if got := requestCost(r); got != c.want {
+			t.Errorf("%s %s: %+v want %+v", c.method, c.url, got, c.want)
+		}
+	}
+	r := (&http.Request{Method: "POST", URL: &url.URL{Path: "/v1.0/$batch"}}).WithContext(withCost(context.Background(), Cost{RU: 20}))
+	if got := requestCost(r); got != (Cost{RU: 20}) {
+		t.Errorf("batch cost %+v", got)
+	}
+}

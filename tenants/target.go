@@ -1,0 +1,289 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ctsync/ctsync/internal/directory"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	graphdir "github.com/microsoftgraph/msgraph-sdk-go/directory"
+	"github.com/microsoftgraph/msgraph-sdk-go/invitations"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+)
+
+// StampPrefix starts every ctsync stamp.
+const StampPrefix = "ctsync:"
+
+// DefaultRedirectURL is used when an Invitation has no RedirectURL.
+const DefaultRedirectURL = "https://myapplications.microsoft.com"
+
+// Stamp returns the stamp ctsync writes on the guest of a source user.
+func Stamp(sourceTenantID, sourceObjectID string) string {
+	return StampPrefix + sourceTenantID + ":" + sourceObjectID
+}
+
+// ParseStamp splits a stamp into source tenant and object ID.
+func ParseStamp(s string) (sourceTenantID, sourceObjectID string, ok bool) {
+	rest, ok := strings.CutPrefix(s, StampPrefix)
+	if !ok {
+		return "", "", false
+	}
+	t, o, ok := strings.Cut(rest, ":")
+	if !ok || t == "" || o == "" {
+		return "", "", false
+	}
+	return t, o, true
+}
+
+// Target is a tenant as a sync target: the guests ctsync creates, adopts,
+// updates and removes.
+type Target struct{ c *Client }
+
+// StampAttribute returns the extension attribute holding the stamp
+// ("extensionAttribute15" by default).
+func (t *Target) StampAttribute() string { return t.c.cfg.StampAttribute }
+
+// guestProps are read for guests found by stamp or mail.
+func (t *Target) guestProps() []string {
+	return []string{
+		directory.PropDisplayName, directory.PropMail, directory.PropOtherMails, directory.PropUPN,
+		directory.PropUserType, directory.PropAccountEnabled, directory.PropCreationType,
+		directory.PropExternalUserState, t.c.cfg.StampAttribute,
+	}
+}
+
+// FindByStamp returns the guests carrying stamp (normally one; more means
+// a duplicate the caller must resolve). Filtering on an extension
+// attribute is an advanced query: ConsistencyLevel eventual and $count.
+func (t *Target) FindByStamp(ctx context.Context, stamp string) ([]directory.User, error) {
+	var out []directory.User
+	err := t.list(ctx, "GET /users?$filter=stamp", filterEq(propExtAttrs+"/"+t.c.cfg.StampAttribute, stamp), true,
+		func(us []directory.User) error { out = append(out, us...); return nil })
+	return out, err
+}
+
+// Stamped streams every user carrying a ctsync stamp, a page at a time
+// (to rebuild the map from the target, the truth).
+func (t *Target) Stamped(ctx context.Context, page func([]directory.User) error) error {
+	f := "startsWith(" + propExtAttrs + "/" + t.c.cfg.StampAttribute + "," + ODataString(StampPrefix) + ")"
+	return t.list(ctx, "GET /users?$filter=stamped", f, true, page)
+}
+
+// FindByMail returns the users whose mail or otherMails is mail.
+func (t *Target) FindByMail(ctx context.Context, mail string) ([]directory.User, error) {
+	var out []directory.User
+	f := filterEq(directory.PropMail, mail) + " or " + filterAnyEq(directory.PropOtherMails, mail)
+	err := t.list(ctx, "GET /users?$filter=mail", f, false,
+		func(us []directory.User) error { out = append(out, us...); return nil })
+	return out, err
+}
+
+// list pages through GET /users with filter.
+func (t *Target) list(ctx context.Context, op, filter string, advanced bool, page func([]directory.User) error) error {
+	c := t.c
+	props := t.guestProps()
+	top := int32(c.cfg.PageSize)
+	cfg := &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{
+			Select: selectFor(props), Filter: &filter, Top: &top,
+		},
+	}
+	var hdr *abs.RequestHeaders
+	if advanced {
+		hdr = abs.NewRequestHeaders()
+		hdr.Add("ConsistencyLevel", "eventual")
+		count := true
+		cfg.QueryParameters.Count = &count
+		cfg.Headers = hdr
+	}
+	next := ""
+	for {
+		var resp models.UserCollectionResponseable
+		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
+			var err error
+			if next == "" {
+				resp, err = c.usersBuilder().Get(ctx, cfg)
+			} else {
+				// the header is needed on every page of an advanced query
+				resp, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx,
+					&users.UsersRequestBuilderGetRequestConfiguration{Headers: hdr})
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if resp == nil {
+			return nil
+		}
+		out := make([]directory.User, 0, len(resp.GetValue()))
+		for _, u := range resp.GetValue() {
+			out = append(out, fromModel(u, props, allPresent))
+		}
+		if len(out) > 0 {
+			if err := page(out); err != nil {
+				return err
+			}
+		}
+		if next = deref(resp.GetOdataNextLink()); next == "" {
+			return nil
+		}
+	}
+}
+
+// Invite creates a B2B user for inv.Email and returns its object ID. No
+// invitation mail is sent unless inv.SendMessage. Reads of the new user
+// through this client retry 404s for RetryPolicy.Replication.
+func (t *Target) Invite(ctx context.Context, inv directory.Invitation) (string, error) {
+	c := t.c
+	if inv.Email == "" {
+		return "", &GraphError{Tenant: c.cfg.Name, Op: "POST /invitations", Err: fmt.Errorf("invitation without an email address")}
+	}
+	body := models.NewInvitation()
+	body.SetInvitedUserEmailAddress(&inv.Email)
+	redirect := inv.RedirectURL
+	if redirect == "" {
+		redirect = DefaultRedirectURL
+	}
+	body.SetInviteRedirectUrl(&redirect)
+	if inv.DisplayName != "" {
+		body.SetInvitedUserDisplayName(&inv.DisplayName)
+	}
+	if inv.UserType != "" {
+		body.SetInvitedUserType(&inv.UserType)
+	}
+	send := inv.SendMessage
+	body.SetSendInvitationMessage(&send)
+
+	var id string
+	// Retried on 429/5xx like every call: re-inviting an address that
+	// already has a guest returns that guest, no second object.
+	err := c.call(ctx, "POST /invitations", callOpts{}, func(ctx context.Context) error {
+		res, err := invitations.NewInvitationsRequestBuilderInternal(map[string]string{}, c.adapter).Post(ctx, body, nil)
+		if err == nil && res != nil && res.GetInvitedUser() != nil {
+			id = deref(res.GetInvitedUser().GetId())
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return "", &GraphError{Tenant: c.cfg.Name, Op: "POST /invitations", Err: fmt.Errorf("invitation answered without invitedUser.id")}
+	}
+	c.noteCreated(id)
+	return id, nil
+}
+
+// Get reads one user with props (including "manager" when asked).
+func (t *Target) Get(ctx context.Context, id string, props []string) (*directory.User, error) {
+	u, err := t.c.getUser(ctx, id, props)
+	if err != nil {
+		return nil, err
+	}
+	if wantsManager(props) {
+		one := []directory.User{*u}
+		if err := t.c.fillManagers(ctx, one, everyone); err != nil {
+			return nil, err
+		}
+		u = &one[0]
+	}
+	return u, nil
+}
+
+// Update patches only the given properties (the caller passes the changed
+// ones): Graph names, extensionAttributeN flattened, nil clears. "manager"
+// (an object ID, or nil) is set or cleared through manager/$ref.
+func (t *Target) Update(ctx context.Context, id string, props map[string]any) error {
+	c := t.c
+	patch := make(map[string]any, len(props))
+	manager, setManager := any(nil), false
+	for k, v := range props {
+		if k == directory.PropManager {
+			manager, setManager = v, true
+			continue
+		}
+		patch[k] = v
+	}
+	if len(patch) > 0 {
+		body, err := toModel(patch)
+		if err != nil {
+			return &GraphError{Tenant: c.cfg.Name, Op: "PATCH /users/{id}", Err: err}
+		}
+		err = c.call(ctx, "PATCH /users/{id}", c.callOptsFor(id), func(ctx context.Context) error {
+			_, err := c.usersBuilder().ByUserId(id).Patch(ctx, body, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if setManager {
+		return t.setManager(ctx, id, manager)
+	}
+	return nil
+}
+
+func (t *Target) setManager(ctx context.Context, id string, manager any) error {
+	c := t.c
+	ref := c.usersBuilder().ByUserId(id).Manager().Ref()
+	switch m := manager.(type) {
+	case nil:
+		o := c.callOptsFor(id)
+		o.goneIsDone = true
+		err := c.call(ctx, "DELETE /users/{id}/manager/$ref", o, func(ctx context.Context) error {
+			return ref.Delete(ctx, nil)
+		})
+		if IsNotFound(err) && o.notFoundUntil.IsZero() {
+			return nil // no manager to clear
+		}
+		return err
+	case string:
+		body := models.NewReferenceUpdate()
+		odataID := c.cfg.GraphBaseURL + "/directoryObjects/" + m
+		body.SetOdataId(&odataID)
+		return c.call(ctx, "PUT /users/{id}/manager/$ref", c.callOptsFor(id), func(ctx context.Context) error {
+			return ref.Put(ctx, body, nil)
+		})
+	default:
+		return &GraphError{Tenant: c.cfg.Name, Op: "PUT /users/{id}/manager/$ref", Err: fmt.Errorf("manager must be an object ID or nil, got %T", manager)}
+	}
+}
+
+// Disable sets accountEnabled to false.
+func (t *Target) Disable(ctx context.Context, id string) error {
+	return t.Update(ctx, id, map[string]any{directory.PropAccountEnabled: false})
+}
+
+// SoftDelete deletes the user into deleted items (restorable 30 days).
+func (t *Target) SoftDelete(ctx context.Context, id string) error {
+	c := t.c
+	o := c.callOptsFor(id)
+	o.goneIsDone = true
+	return c.call(ctx, "DELETE /users/{id}", o, func(ctx context.Context) error {
+		return c.usersBuilder().ByUserId(id).Delete(ctx, nil)
+	})
+}
+
+// Restore brings a soft-deleted user back from deleted items.
+func (t *Target) Restore(ctx context.Context, id string) error {
+	c := t.c
+	return c.call(ctx, "POST /directory/deletedItems/{id}/restore", callOpts{}, func(ctx context.Context) error {
+		_, err := t.deletedItem(id).Restore().Post(ctx, nil)
+		return err
+	})
+}
+
+// HardDelete removes a soft-deleted user for good.
+func (t *Target) HardDelete(ctx context.Context, id string) error {
+	c := t.c
+	return c.call(ctx, "DELETE /directory/deletedItems/{id}", callOpts{goneIsDone: true}, func(ctx context.Context) error {
+		return t.deletedItem(id).Delete(ctx, nil)
+	})
+}
+
+func (t *Target) deletedItem(id string) *graphdir.DeletedItemsDirectoryObjectItemRequestBuilder {
+	return graphdir.NewDirectoryRequestBuilderInternal(map[string]string{}, t.c.adapter).DeletedItems().ByDirectoryObjectId(id)
+}
