@@ -14,6 +14,15 @@ type sourceContract interface {
 	Delta(ctx context.Context, link string, props []string, page func([]directory.User) error) (newLink string, err error)
 	User(ctx context.Context, idOrUPN string, props []string) (*directory.User, error)
 	GroupMembers(ctx context.Context, groupID string, transitive bool) ([]string, error)
+	// Managers is required by sync/worker's own Source port (ports.go).
+	Managers(ctx context.Context, userIDs []string) (map[string]string, error)
+}
+
+// errorsContract is sync/worker's Errors port.
+type errorsContract interface {
+	IsNotFound(err error) bool
+	IsSyncStateExpired(err error) bool
+	IsFatal(err error) bool
 }
 
 type targetContract interface {
@@ -31,4 +40,5 @@ type targetContract interface {
 var (
 	_ sourceContract = (*Source)(nil)
 	_ targetContract = (*Target)(nil)
+	_ errorsContract = Errors{}
 )

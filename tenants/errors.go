@@ -277,3 +277,29 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// IsFatal reports whether err stops a whole pair rather than one user:
+// credential failures, 401 and 403 (retrying will not help until someone
+// fixes the configuration, the secret or the app's permissions).
+func IsFatal(err error) bool {
+	return isCredentialError(err) || IsUnauthorized(err) || IsForbidden(err)
+}
+
+// Errors classifies Graph errors for callers that take the classification
+// as a value (sync/worker's Errors port).
+type Errors struct{}
+
+// IsNotFound reports whether err is a Graph 404.
+func (Errors) IsNotFound(err error) bool { return IsNotFound(err) }
+
+// IsSyncStateExpired reports whether a delta link is no longer valid.
+func (Errors) IsSyncStateExpired(err error) bool { return IsSyncStateExpired(err) }
+
+// IsFatal reports whether err stops the whole pair.
+func (Errors) IsFatal(err error) bool { return IsFatal(err) }
+
+// IsThrottled reports whether err is a Graph 429.
+func (Errors) IsThrottled(err error) bool { return IsThrottled(err) }
+
+// IsTransient reports whether err is worth retrying later.
+func (Errors) IsTransient(err error) bool { return IsTransient(err) }

@@ -68,8 +68,8 @@ func wantsManager(props []string) bool {
 // Users streams the tenant's internal members with props, a page (up to
 // Config.PageSize users) at a time: guests are filtered out by Graph
 // ($filter userType eq 'Member') and external members here. When props
-// holds "manager", each page's managers are fetched by $batch. Nothing but
-// the current page is held in memory.
+// holds "manager" it is ignored: read managers with Managers, for the users
+// in scope only. Nothing but the current page is held in memory.
 func (s *Source) Users(ctx context.Context, props []string, page func([]directory.User) error) error {
 	c := s.c
 	props = withScope(props)
@@ -105,11 +105,6 @@ func (s *Source) Users(ctx context.Context, props []string, page func([]director
 				out = append(out, du)
 			}
 		}
-		if wantsManager(props) {
-			if err := c.fillManagers(ctx, out, everyone); err != nil {
-				return err
-			}
-		}
 		if len(out) > 0 {
 			if err := page(out); err != nil {
 				return err
@@ -126,21 +121,10 @@ func allPresent(string) bool { return true }
 
 func everyone(directory.User) bool { return true }
 
-// User reads one user by object ID or UPN, with props (and its manager if
-// props holds "manager"). A missing user is a GraphError with NotFound.
+// User reads one user by object ID or UPN, with props ("manager" is read
+// by Managers). A missing user is a GraphError with NotFound.
 func (s *Source) User(ctx context.Context, idOrUPN string, props []string) (*directory.User, error) {
-	u, err := s.c.getUser(ctx, idOrUPN, withScope(props))
-	if err != nil {
-		return nil, err
-	}
-	if wantsManager(props) {
-		one := []directory.User{*u}
-		if err := s.c.fillManagers(ctx, one, everyone); err != nil {
-			return nil, err
-		}
-		u = &one[0]
-	}
-	return u, nil
+	return s.c.getUser(ctx, idOrUPN, withScope(props))
 }
 
 // getUser reads one user with props (manager not included).
@@ -177,8 +161,8 @@ func (c *Client) usersBuilder() *users.UsersRequestBuilder {
 // was handled: the caller persists it only after applying every page. An
 // expired link fails with IsSyncStateExpired: start again with "".
 //
-// When props holds "manager", managers are fetched for the page's
-// internal members (delta cannot $expand).
+// Delta cannot $expand the manager: "manager" in props is ignored; call
+// Managers for the page's users in scope.
 func (s *Source) Delta(ctx context.Context, link string, props []string, page func([]directory.User) error) (string, error) {
 	c := s.c
 	props = withScope(props)
@@ -211,11 +195,6 @@ func (s *Source) Delta(ctx context.Context, link string, props []string, page fu
 		out, nextLink, deltaLink, err := decodeDeltaPage(body, props)
 		if err != nil {
 			return "", &GraphError{Tenant: c.cfg.Name, Op: "GET /users/delta", Err: err}
-		}
-		if wantsManager(props) {
-			if err := c.fillManagers(ctx, out, IsInternalMember); err != nil {
-				return "", err
-			}
 		}
 		if len(out) > 0 {
 			if err := page(out); err != nil {
