@@ -1,0 +1,118 @@
+package guestmap
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The embedded store's leases live in memory: the file lock already makes
+// this process the only user of the file, so they only arbitrate between
+// goroutines (pairs run concurrently; ctsync provision beside a cycle).
+
+// take sets the lease for key when free, expired or held by token.
+func (s *boltStore) take(key leaseKey, token string, ttl time.Duration) bool {
+	now := s.now()
+	if cur, ok := s.leases[key]; ok && cur.token != token && now.Before(cur.expires) {
+		return false
+	}
+	s.leases[key] = memLease{token: token, expires: now.Add(ttl)}
+	return true
+}
+
+// holds reports whether token holds key now; s.mu must be held.
+func (s *boltStore) holds(key leaseKey, token string) bool {
+	cur, ok := s.leases[key]
+	return ok && cur.token == token && s.now().Before(cur.expires)
+}
+
+// Acquire takes the pair's lease; the first lease of a pair creates its
+// bucket so Pairs lists it.
+func (s *boltStore) Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, err
+	}
+	if ttl < time.Millisecond {
+		return nil, errorf("lease TTL %v is below 1ms", ttl)
+	}
+	if err := s.register(pair); err != nil {
+		return nil, err
+	}
+	token := newToken()
+	s.mu.Lock()
+	start := s.now()
+	if !s.take(leaseKey{pair: pair}, token, ttl) {
+		s.mu.Unlock()
+		return nil, ErrHeld
+	}
+	s.fence++
+	fence := s.fence
+	s.mu.Unlock()
+	return newLease(s, pair, "", token, fence, ttl, s.opts.DriftFactor, start), nil
+}
+
+// register creates the pair's buckets once.
+func (s *boltStore) register(pair string) error {
+	var known bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		known = pairBucket(tx, pair) != nil
+		return nil
+	})
+	if err == nil && !known {
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			_, err := pairBucketRW(tx, pair)
+			return err
+		})
+	}
+	return s.wrap("register pair "+pair, err)
+}
+
+// LockUser takes a per-user lock and reads the user's entry.
+func (s *boltStore) LockUser(ctx context.Context, pair, sourceID string, ttl time.Duration) (*Lease, *Entry, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, nil, err
+	}
+	if err := checkID(sourceID); err != nil {
+		return nil, nil, err
+	}
+	if ttl < time.Millisecond {
+		return nil, nil, errorf("lock TTL %v is below 1ms", ttl)
+	}
+	token := newToken()
+	s.mu.Lock()
+	start := s.now()
+	ok := s.take(leaseKey{pair, sourceID}, token, ttl)
+	s.mu.Unlock()
+	if !ok {
+		return nil, nil, ErrHeld
+	}
+	l := newLease(s, pair, sourceID, token, 0, ttl, s.opts.DriftFactor, start)
+	e, found, err := s.Get(ctx, pair, sourceID)
+	if err != nil || !found {
+		return l, nil, err
+	}
+	return l, &e, nil
+}
+
+func (s *boltStore) extend(ctx context.Context, l *Lease) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := leaseKey{l.pair, l.sourceID}
+	if !s.holds(key, l.token) {
+		return ErrLeaseLost
+	}
+	s.leases[key] = memLease{token: l.token, expires: s.now().Add(l.ttl)}
+	return nil
+}
+
+func (s *boltStore) release(ctx context.Context, l *Lease) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := leaseKey{l.pair, l.sourceID}
+	if !s.holds(key, l.token) {
+		return ErrLeaseLost
+	}
+	delete(s.leases, key)
+	return nil
+}

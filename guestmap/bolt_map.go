@@ -1,0 +1,266 @@
+package guestmap
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Apply writes the whole batch in one transaction (atomic whatever its
+// size), under the lease mutex so the lease cannot change hands between
+// the token check and the commit.
+func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
+	if err := checkFence(s, lease); err != nil {
+		return err
+	}
+	pair := lease.pair
+	b, err := prepareBatch(b, pair, s, s.now())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.holds(leaseKey{pair: pair}, lease.token) {
+		return fmt.Errorf("guestmap: write %s: %w", pair, ErrFenced)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		p, err := pairBucketRW(tx, pair)
+		if err != nil {
+			return err
+		}
+		if err := s.applyResets(p, b); err != nil {
+			return err
+		}
+		if err := applyEntries(p.Bucket(bucketMap), b); err != nil {
+			return err
+		}
+		if err := applyStaged(p, b); err != nil {
+			return err
+		}
+		if err := s.appendLog(p, b.Log); err != nil {
+			return err
+		}
+		if err := s.applyTail(p, pair, b); err != nil {
+			return err
+		}
+		for _, l := range b.Unlock {
+			key := leaseKey{l.pair, l.sourceID}
+			if s.holds(key, l.token) {
+				delete(s.leases, key)
+			}
+		}
+		var f [8]byte
+		binary.BigEndian.PutUint64(f[:], s.fence)
+		return tx.Bucket(bucketMeta).Put(keyFence, f[:])
+	})
+	return s.wrap("write "+pair, err)
+}
+
+func (s *boltStore) applyResets(p *bolt.Bucket, b Batch) error {
+	if b.DropMap {
+		if err := p.DeleteBucket(bucketMap); err != nil {
+			return err
+		}
+		if _, err := p.CreateBucket(bucketMap); err != nil {
+			return err
+		}
+	}
+	if b.DropDeltaLink {
+		if err := p.Delete(keyDelta); err != nil {
+			return err
+		}
+	}
+	if b.ClearQuarantine {
+		return p.Delete(keyQuar)
+	}
+	return nil
+}
+
+func applyEntries(m *bolt.Bucket, b Batch) error {
+	for _, id := range b.Delete {
+		if err := m.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	for i := range b.Put {
+		if err := m.Put([]byte(b.Put[i].SourceID), encodeEntry(&b.Put[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyStaged(p *bolt.Bucket, b Batch) error {
+	st, dec := p.Bucket(bucketStaged), p.Bucket(bucketDecide)
+	for _, id := range b.Unstage {
+		if err := st.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := dec.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	for _, x := range b.Stage {
+		j, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Errorf("guestmap: encode staged %s: %w", x.SourceID, err)
+		}
+		if err := st.Put([]byte(x.SourceID), j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *boltStore) applyTail(p *bolt.Bucket, pair string, b Batch) error {
+	if b.DeltaLink != nil {
+		if err := p.Put(keyDelta, []byte(*b.DeltaLink)); err != nil {
+			return err
+		}
+	}
+	if b.Status != nil {
+		st := *b.Status
+		st.Pair, st.Quarantine, st.StagedCount = pair, Quarantine{}, 0
+		j, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("guestmap: encode status: %w", err)
+		}
+		if err := p.Put(keyStatus, j); err != nil {
+			return err
+		}
+	}
+	if b.Quarantine != nil {
+		q := *b.Quarantine
+		q.On = true
+		if q.Since.IsZero() {
+			q.Since = s.now()
+		}
+		j, err := json.Marshal(q)
+		if err != nil {
+			return fmt.Errorf("guestmap: encode quarantine: %w", err)
+		}
+		return p.Put(keyQuar, j)
+	}
+	return nil
+}
+
+// Get reads one entry.
+func (s *boltStore) Get(ctx context.Context, pair, sourceID string) (Entry, bool, error) {
+	if err := checkPair(pair); err != nil {
+		return Entry{}, false, err
+	}
+	var e Entry
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := sub(tx, pair, bucketMap)
+		if m == nil {
+			return nil
+		}
+		v := m.Get([]byte(sourceID))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = decodeEntry(sourceID, v)
+		found = err == nil
+		return err
+	})
+	return e, found, s.wrap("read entry of "+pair, err)
+}
+
+// GetMany reads entries in one read transaction.
+func (s *boltStore) GetMany(ctx context.Context, pair string, ids []string) (map[string]Entry, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, err
+	}
+	out := make(map[string]Entry, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m := sub(tx, pair, bucketMap)
+		if m == nil {
+			return nil
+		}
+		for _, id := range ids {
+			if v := m.Get([]byte(id)); v != nil {
+				e, err := decodeEntry(id, v)
+				if err != nil {
+					return err
+				}
+				out[id] = e
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap("read entries of "+pair, err)
+	}
+	return out, nil
+}
+
+// Scan reads pages in separate read transactions and calls page outside
+// them, so page may write to the store (a write waiting for a remap while
+// this goroutine holds a read transaction would deadlock bbolt).
+func (s *boltStore) Scan(ctx context.Context, pair string, page func([]Entry) error) error {
+	if err := checkPair(pair); err != nil {
+		return err
+	}
+	var after []byte
+	for {
+		var es []Entry
+		err := s.db.View(func(tx *bolt.Tx) error {
+			m := sub(tx, pair, bucketMap)
+			if m == nil {
+				return nil
+			}
+			c := m.Cursor()
+			k, v := c.First()
+			if after != nil {
+				k, v = c.Seek(after)
+				if k != nil && string(k) == string(after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(es) < chunkItems; k, v = c.Next() {
+				e, err := decodeEntry(string(k), v)
+				if err != nil {
+					return err
+				}
+				es = append(es, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return s.wrap("scan entries of "+pair, err)
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if err := page(es); err != nil {
+			return err
+		}
+		if len(es) < chunkItems {
+			return nil
+		}
+		after = []byte(es[len(es)-1].SourceID)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Count returns the number of keys in the map bucket.
+func (s *boltStore) Count(ctx context.Context, pair string) (int, error) {
+	if err := checkPair(pair); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if m := sub(tx, pair, bucketMap); m != nil {
+			n = m.Stats().KeyN
+		}
+		return nil
+	})
+	return n, s.wrap("count entries of "+pair, err)
+}

@@ -1,0 +1,103 @@
+package guestmap
+
+import (
+	"context"
+	"time"
+)
+
+// Acquire takes the pair's lease and registers the pair, in one round trip.
+func (s *redisStore) Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, err
+	}
+	if ttl < time.Millisecond {
+		return nil, errorf("lease TTL %v is below 1ms", ttl)
+	}
+	token := newToken()
+	start := s.now()
+	pipe := s.c.Pipeline()
+	// EVALSHA inside a pipeline cannot fall back to EVAL by itself; the
+	// NOSCRIPT case (after a restart) is retried below with Run.
+	cmd := scriptAcquire.EvalSha(ctx, pipe, []string{s.key(pair, "lease"), s.key(pair, "fence")}, token, ttl.Milliseconds())
+	pipe.SAdd(ctx, s.pairsKey(), pair)
+	_, err := pipe.Exec(ctx)
+	if isNoScript(cmd.Err()) {
+		cmd = s.runScript(ctx, scriptAcquire, []string{s.key(pair, "lease"), s.key(pair, "fence")}, token, ttl.Milliseconds())
+		err = cmd.Err()
+	}
+	if err != nil {
+		return nil, s.wrap(ctx, "acquire lease of "+pair, err)
+	}
+	fence, err := cmd.Int64()
+	if err != nil {
+		return nil, s.wrap(ctx, "acquire lease of "+pair, err)
+	}
+	if fence < 0 {
+		return nil, ErrHeld
+	}
+	return newLease(s, pair, "", token, uint64(fence), ttl, s.opts.DriftFactor, start), nil
+}
+
+// LockUser takes a per-user lock and re-reads the user's entry.
+func (s *redisStore) LockUser(ctx context.Context, pair, sourceID string, ttl time.Duration) (*Lease, *Entry, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, nil, err
+	}
+	if err := checkID(sourceID); err != nil {
+		return nil, nil, err
+	}
+	if ttl < time.Millisecond {
+		return nil, nil, errorf("lock TTL %v is below 1ms", ttl)
+	}
+	token := newToken()
+	start := s.now()
+	res, err := s.runScript(ctx, scriptLockUser, []string{s.lockKey(pair, sourceID), s.key(pair, "map")},
+		token, ttl.Milliseconds(), sourceID).Slice()
+	if err != nil {
+		return nil, nil, s.wrap(ctx, "lock user "+sourceID+" of "+pair, err)
+	}
+	if len(res) == 0 || res[0] != int64(1) {
+		return nil, nil, ErrHeld
+	}
+	l := newLease(s, pair, sourceID, token, 0, ttl, s.opts.DriftFactor, start)
+	if len(res) < 2 {
+		return l, nil, nil
+	}
+	v, _ := res[1].(string)
+	e, err := decodeEntry(sourceID, []byte(v))
+	if err != nil {
+		return l, nil, err
+	}
+	return l, &e, nil
+}
+
+func (s *redisStore) lockKey(pair, sourceID string) string { return s.key(pair, "lock:"+sourceID) }
+
+func (s *redisStore) leaseKey(l *Lease) string {
+	if l.sourceID != "" {
+		return s.lockKey(l.pair, l.sourceID)
+	}
+	return s.key(l.pair, "lease")
+}
+
+func (s *redisStore) extend(ctx context.Context, l *Lease) error {
+	n, err := s.runScript(ctx, scriptExtend, []string{s.leaseKey(l)}, l.token, l.ttl.Milliseconds()).Int64()
+	if err != nil {
+		return s.wrap(ctx, "extend", err)
+	}
+	if n != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+func (s *redisStore) release(ctx context.Context, l *Lease) error {
+	n, err := s.runScript(ctx, scriptRelease, []string{s.leaseKey(l)}, l.token).Int64()
+	if err != nil {
+		return s.wrap(ctx, "release", err)
+	}
+	if n != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package guestmap
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the contract both implementations satisfy (Redis and bbolt).
+// All methods are safe for concurrent use. Reads are never fenced; every
+// write of a pair's state goes through Apply with the pair's lease.
+type Store interface {
+	// Acquire takes the lease of pair for ttl. It returns ErrHeld when
+	// another holder has it (skip the pair quietly). The pair becomes
+	// known to Pairs.
+	Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error)
+
+	// LockUser takes the per-user lock for the invite step of sourceID in
+	// pair and, in the same round trip, re-reads the user's entry (nil when
+	// unmapped), because re-checking the map is always the next step. It
+	// returns ErrHeld when someone else holds the lock. Release it with
+	// Lease.Release or, cheaper, in the Apply that records the result
+	// (Batch.Unlock).
+	LockUser(ctx context.Context, pair, sourceID string, ttl time.Duration) (*Lease, *Entry, error)
+
+	// Apply writes a batch for the lease's pair, refused with ErrFenced
+	// when lease is no longer held by its token. A batch that fits one
+	// chunk (about 1,000 items) is atomic; larger ones are written chunk
+	// by chunk, with the delta link, status, quarantine and unlocks last,
+	// so an error means "treat the whole batch as not done" and a retry is
+	// safe (entry writes are idempotent; log records may repeat).
+	Apply(ctx context.Context, lease *Lease, b Batch) error
+
+	// Get returns the entry of one source user, or ok=false.
+	Get(ctx context.Context, pair, sourceID string) (e Entry, ok bool, err error)
+	// GetMany returns the entries found for sourceIDs, keyed by source ID,
+	// in one round trip on Redis however many IDs are asked.
+	GetMany(ctx context.Context, pair string, sourceIDs []string) (map[string]Entry, error)
+	// Scan calls page with every entry of pair, in pages of about 1,000,
+	// in no particular order. An error from page stops the scan and is
+	// returned as is.
+	Scan(ctx context.Context, pair string, page func([]Entry) error) error
+	// Count returns the number of entries of pair.
+	Count(ctx context.Context, pair string) (int, error)
+
+	// DeltaLink returns the committed delta link of pair, "" when none.
+	DeltaLink(ctx context.Context, pair string) (string, error)
+
+	// Status returns the pair's status record with its current quarantine
+	// and the number of staged actions. A pair never written returns a
+	// zero Status (with Pair set) and no error.
+	Status(ctx context.Context, pair string) (Status, error)
+	// ClearQuarantine lifts a pair's quarantine (an admin decision; not
+	// fenced).
+	ClearQuarantine(ctx context.Context, pair string) error
+
+	// Staged lists the pair's staged actions with any admin decision,
+	// sorted by source ID.
+	Staged(ctx context.Context, pair string) ([]Staged, error)
+	// Decide records an admin decision for staged actions of pair (IDs that
+	// are not staged are ignored) and returns how many were decided. Not
+	// fenced: the admin acts beside a running worker, which reads the
+	// decision in its next cycle. See Approve and Reject.
+	Decide(ctx context.Context, pair string, d Decision, by string, sourceIDs ...string) (int, error)
+
+	// AppendLog adds records to the provisioning log without a lease (for
+	// example to record that a write was fenced off). Records carry their
+	// own Pair.
+	AppendLog(ctx context.Context, recs ...Record) error
+	// Logs returns log records matching q, oldest first.
+	Logs(ctx context.Context, q LogQuery) ([]Record, error)
+
+	// Pairs lists every pair the store knows, sorted.
+	Pairs(ctx context.Context) ([]string, error)
+
+	// Close releases the connection or the file. Leases are not released.
+	Close() error
+}
+
+// Batch is one fenced write for a pair. Steps run in this order: the
+// Drop*/ClearQuarantine resets, Delete, Put, Unstage, Stage, Log, then
+// DeltaLink, Status, Quarantine and Unlock.
+type Batch struct {
+	// DropMap deletes every entry of the pair (ResetPair, Rebuild).
+	DropMap bool
+	// DropDeltaLink forgets the delta link so the next cycle reads in full.
+	DropDeltaLink bool
+	// ClearQuarantine lifts the pair's quarantine.
+	ClearQuarantine bool
+
+	// Delete removes entries by source ID.
+	Delete []string
+	// Put writes whole entries (not merged with what is stored). An entry
+	// with a zero Updated gets the store's current time.
+	Put []Entry
+	// Unstage removes staged actions (done, or no longer wanted) and their
+	// decisions.
+	Unstage []string
+	// Stage records actions waiting for an admin; a restaged source ID
+	// keeps its decision.
+	Stage []Staged
+	// Log appends provisioning records; an empty Record.Pair takes the
+	// lease's pair.
+	Log []Record
+
+	// DeltaLink, when not nil, commits a new delta link.
+	DeltaLink *string
+	// Status, when not nil, replaces the pair's status record (its
+	// Quarantine and StagedCount fields are ignored: they are kept apart).
+	Status *Status
+	// Quarantine, when not nil, puts the pair in quarantine.
+	Quarantine *Quarantine
+	// Unlock releases per-user locks (from LockUser) if still held by
+	// their tokens; a lock already lost is not an error.
+	Unlock []*Lease
+}
+
+// State is the lifecycle state of a mapped guest.
+type State uint8
+
+// Entry states. The zero State is invalid in a stored entry.
+const (
+	StateActive      State = 1 // guest exists and is enabled
+	StateDisabled    State = 2 // guest exists, sign-in blocked
+	StateSoftDeleted State = 3 // guest in the target's deleted items
+	StateStaged      State = 4 // a delete or disable awaits an admin (see Staged)
+	StateParked      State = 5 // last action failed; retry at NextRetry
+)
+
+var stateNames = [...]string{"", "active", "disabled", "soft-deleted", "staged", "parked"}
+
+// String returns the state's name ("active", "parked", ...).
+func (s State) String() string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return "invalid"
+}
+
+// MarshalText encodes the state by name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a state name.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if i > 0 && n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return errorf("unknown state %q", b)
+}
+
+// Entry maps one source user to its guest in the target tenant.
+type Entry struct {
+	// SourceID is the source user's object ID (the key).
+	SourceID string `json:"sourceId"`
+	// GuestID is the guest's object ID in the target; may be empty for a
+	// parked entry whose invitation failed.
+	GuestID string `json:"guestId,omitempty"`
+	// Stamp is the value written on the guest (see MakeStamp).
+	Stamp string `json:"stamp,omitempty"`
+	// AttrHash is HashAttrs of the attributes last written to the guest,
+	// so an unchanged user costs no Graph write.
+	AttrHash uint64 `json:"attrHash,omitempty"`
+	// State is the guest's lifecycle state.
+	State State `json:"state"`
+	// ManagerSourceID is the source ID of the user's manager, so the
+	// worker can set the guest's manager once the manager is mapped.
+	ManagerSourceID string `json:"managerSourceId,omitempty"`
+	// GuestUPN is the guest's UPN or mail, for reports.
+	GuestUPN string `json:"guestUpn,omitempty"`
+	// Attempts counts consecutive failed attempts (parked entries).
+	Attempts int `json:"attempts,omitempty"`
+	// NextRetry is when a parked entry may be retried.
+	NextRetry time.Time `json:"nextRetry,omitzero"`
+	// LastError is the last failure's message.
+	LastError string `json:"lastError,omitempty"`
+	// Created is when the entry was first written (kept by the caller).
+	Created time.Time `json:"created,omitzero"`
+	// Updated is when the entry was last written.
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+// Status is a pair's status record, written by the worker at the end of
+// each cycle and read by `ctsync status`.
+type Status struct {
+	Pair       string         `json:"pair"`
+	Cycle      string         `json:"cycle,omitempty"`
+	CycleStart time.Time      `json:"cycleStart,omitzero"`
+	CycleEnd   time.Time      `json:"cycleEnd,omitzero"`
+	Counts     map[string]int `json:"counts,omitempty"` // per action ("create", "update", ...)
+	LastError  string         `json:"lastError,omitempty"`
+	// LastErrorAt is when LastError happened.
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	// ConsecutiveFailures counts cycles in a row that ended in error.
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// FailureRatio is the share of failed actions over the recent
+	// consecutive failing cycles, as the worker computes it.
+	FailureRatio float64 `json:"failureRatio,omitempty"`
+
+	// Quarantine is filled by Store.Status from its own record.
+	Quarantine Quarantine `json:"quarantine,omitzero"`
+	// StagedCount is filled by Store.Status: actions awaiting an admin.
+	StagedCount int `json:"stagedCount,omitempty"`
+}
+
+// Quarantine stops a pair until an admin clears it.
+type Quarantine struct {
+	On     bool      `json:"on"`
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// Decision is an admin's answer to a staged action.
+type Decision string
+
+// Decisions; the zero Decision means pending.
+const (
+	Pending  Decision = ""
+	Approved Decision = "approved"
+	Rejected Decision = "rejected"
+)
+
+// Staged is an action held back for an admin (deletes and disables above
+// the threshold).
+type Staged struct {
+	SourceID string    `json:"sourceId"`
+	GuestID  string    `json:"guestId,omitempty"`
+	Action   string    `json:"action"` // "delete", "disable", ...
+	Reason   string    `json:"reason,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+
+	// Decision, DecidedBy and DecidedAt are filled by Store.Staged.
+	Decision  Decision  `json:"decision,omitempty"`
+	DecidedBy string    `json:"decidedBy,omitempty"`
+	DecidedAt time.Time `json:"decidedAt,omitzero"`
+}
+
+// Approve allows staged actions of pair; see Store.Decide.
+func Approve(ctx context.Context, s Store, pair, by string, sourceIDs ...string) (int, error) {
+	return s.Decide(ctx, pair, Approved, by, sourceIDs...)
+}
+
+// Reject refuses staged actions of pair; see Store.Decide.
+func Reject(ctx context.Context, s Store, pair, by string, sourceIDs ...string) (int, error) {
+	return s.Decide(ctx, pair, Rejected, by, sourceIDs...)
+}
+
+// ResetPair drops a pair's delta link and map and clears its quarantine,
+// so the next cycle starts from a full read. It needs the pair's lease so
+// it cannot race a running worker.
+func ResetPair(ctx context.Context, s Store, lease *Lease) error {
+	return s.Apply(ctx, lease, Batch{DropMap: true, DropDeltaLink: true, ClearQuarantine: true})
+}
+
+// CommitDeltaLink commits a pair's delta link under its lease.
+func CommitDeltaLink(ctx context.Context, s Store, lease *Lease, link string) error {
+	return s.Apply(ctx, lease, Batch{DeltaLink: &link})
+}
