@@ -1,0 +1,62 @@
+package guestmap
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	for _, e := range []Entry{
+		sampleEntry(42),
+		{SourceID: "x", State: StateParked},
+		{SourceID: "ABCDEF01-0000-4000-8000-000000000001", GuestID: "ABCDEF01-0000-4000-8000-000000000002",
+			Stamp: MakeStamp("ABCDEF01-0000-4000-8000-000000000003", "ABCDEF01-0000-4000-8000-000000000001"),
+			State: StateDisabled, Attempts: 1000, NextRetry: time.Unix(-5, 0).UTC(), LastError: "é ∑"},
+		{SourceID: guid(1, 1), Stamp: MakeStamp(tenantA, guid(1, 2)), State: StateStaged}, // stamp of another user
+	} {
+		got, err := decodeEntry(e.SourceID, encodeEntry(&e))
+		if err != nil || got != e {
+			t.Errorf("round trip:\n got %+v %v\nwant %+v", got, err, e)
+		}
+	}
+	e := sampleEntry(1)
+	b := encodeEntry(&e)
+	if len(b) > 80+len(e.GuestUPN) {
+		t.Errorf("encoded entry is %d bytes (UPN %d)", len(b), len(e.GuestUPN))
+	}
+	for i := range b {
+		if _, err := decodeEntry("x", b[:i]); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncated at %d: %v", i, err)
+		}
+	}
+}
+
+func TestHashAttrs(t *testing.T) {
+	a := map[string]any{"displayName": "A", "manager": nil, "otherMails": []string{"x"}, "accountEnabled": true}
+	b := map[string]any{"accountEnabled": true, "otherMails": []string{"x"}, "manager": nil, "displayName": "A"}
+	if HashAttrs(a) != HashAttrs(b) {
+		t.Error("order changes the hash")
+	}
+	for _, c := range []map[string]any{
+		{"displayName": "A", "otherMails": []string{"x"}, "accountEnabled": true},
+		{"displayName": "A", "manager": "", "otherMails": []string{"x"}, "accountEnabled": true},
+		{"displayName": "A", "manager": nil, "otherMails": []string{"x"}, "accountEnabled": "true"},
+	} {
+		if HashAttrs(c) == HashAttrs(a) {
+			t.Errorf("%v hashes like %v", c, a)
+		}
+	}
+}
+
+func TestParseStamp(t *testing.T) {
+	tn, id, ok := ParseStamp(MakeStamp("t", "s"))
+	if !ok || tn != "t" || id != "s" {
+		t.Error("round trip")
+	}
+	for _, bad := range []string{"", "ctsync:", "ctsync:t", "ctsync::s", "other:t:s"} {
+		if _, _, ok := ParseStamp(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
