@@ -1,0 +1,347 @@
+package graphsim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tenant is one simulated Entra tenant: its directory (users, deleted
+// items, groups), its app registrations and its change log for delta.
+//
+// The exported methods inspect and mutate the directory in-process; they
+// bypass HTTP, realism and permissions and are not counted in Stats.
+type Tenant struct {
+	s      *Server
+	name   string
+	id     string
+	domain string
+
+	mu       sync.RWMutex
+	rng      *rand.Rand
+	users    map[string]*user  // live users by ID
+	upns     map[string]string // lower-cased UPN -> ID (live users)
+	ids      []string          // live user IDs, sorted: stable paging order
+	deleted  map[string]*user  // soft-deleted users by ID
+	tombs    map[string]uint64 // hard-deleted user ID -> sequence of the deletion
+	groups   map[string]*group
+	gids     []string // group IDs, sorted
+	apps     map[string]*app
+	seq      uint64       // change sequence; delta tokens remember it
+	epoch    uint64       // bumped by ExpireDeltaTokens
+	members  atomic.Int64 // live users, for throttling tiers
+	mainApp  *app
+	invCount uint64
+}
+
+// user is one stored user object.
+type user struct {
+	id          string
+	props       map[string]any    // Graph name -> value; absent: never set
+	manager     string            // manager's object ID, "" for none
+	prevManager string            // the manager before the last manager change (for manager@delta)
+	seqs        map[string]uint64 // property (or "manager") -> sequence of its last change
+	created     uint64            // sequence of creation or restore
+	visibleAt   time.Time         // replication lag: by-ID reads answer 404 before this
+	deletedAt   time.Time
+	deletedSeq  uint64
+}
+
+// group is one security group with direct members (users or groups).
+type group struct {
+	id          string
+	displayName string
+	mailNick    string
+	description string
+	members     []string
+}
+
+// app is an app registration (service principal) in a tenant.
+type app struct {
+	clientID string
+	secret   string
+	perms    map[string]bool
+	cert     *appCert
+}
+
+// DefaultPermissions are the application permissions of every tenant's
+// default app: what ctsync needs and nothing more.
+var DefaultPermissions = []string{"User.ReadWrite.All", "User.Invite.All", "GroupMember.Read.All"}
+
+// Name is the tenant's short name ("contoso").
+func (t *Tenant) Name() string { return t.name }
+
+// ID is the tenant's ID (a GUID derived from its name).
+func (t *Tenant) ID() string { return t.id }
+
+// Domain is the tenant's initial domain ("contoso.onmicrosoft.com").
+func (t *Tenant) Domain() string { return t.domain }
+
+// ClientID is the client ID of the tenant's default app registration.
+func (t *Tenant) ClientID() string { return t.mainApp.clientID }
+
+// ClientSecret is the client secret of the tenant's default app.
+func (t *Tenant) ClientSecret() string { return t.mainApp.secret }
+
+func (t *Tenant) newID() string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := t.rng.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return formatGUID(b)
+}
+
+func formatGUID(b [16]byte) string {
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexd = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, x := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hexd[x>>4], hexd[x&0x0f])
+	}
+	return string(out)
+}
+
+func (t *Tenant) bump() uint64 {
+	t.seq++
+	return t.seq
+}
+
+// insertLive adds u to the live indexes.
+func (t *Tenant) insertLive(u *user) {
+	t.users[u.id] = u
+	if upn, _ := u.props["userPrincipalName"].(string); upn != "" {
+		t.upns[strings.ToLower(upn)] = u.id
+	}
+	i, found := slices.BinarySearch(t.ids, u.id)
+	if !found {
+		t.ids = slices.Insert(t.ids, i, u.id)
+	}
+	t.members.Store(int64(len(t.users)))
+}
+
+// removeLive drops u from the live indexes.
+func (t *Tenant) removeLive(u *user) {
+	delete(t.users, u.id)
+	if upn, _ := u.props["userPrincipalName"].(string); upn != "" {
+		if t.upns[strings.ToLower(upn)] == u.id {
+			delete(t.upns, strings.ToLower(upn))
+		}
+	}
+	if i, found := slices.BinarySearch(t.ids, u.id); found {
+		t.ids = slices.Delete(t.ids, i, i+1)
+	}
+	t.members.Store(int64(len(t.users)))
+}
+
+// lookup finds a live user by object ID or UPN (case-insensitive).
+func (t *Tenant) lookup(idOrUPN string) *user {
+	if u := t.users[idOrUPN]; u != nil {
+		return u
+	}
+	if u := t.users[strings.ToLower(idOrUPN)]; u != nil {
+		return u
+	}
+	if id, ok := t.upns[strings.ToLower(idOrUPN)]; ok {
+		return t.users[id]
+	}
+	return nil
+}
+
+// newUser creates and indexes a user with already validated properties.
+func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration) *user {
+	seq := t.bump()
+	u := &user{
+		id:        t.newID(),
+		props:     map[string]any{},
+		seqs:      map[string]uint64{},
+		created:   seq,
+		visibleAt: now.Add(lag),
+	}
+	for k, v := range props {
+		u.props[k] = v
+		u.seqs[k] = seq
+	}
+	u.props["id"] = u.id
+	u.props["createdDateTime"] = now.UTC().Format(time.RFC3339)
+	t.insertLive(u)
+	return u
+}
+
+// setProps applies validated property values, recording a change sequence
+// only for values that really change (a no-op PATCH surfaces nothing in delta).
+func (t *Tenant) setProps(u *user, props map[string]any) {
+	var seq uint64
+	for k, v := range props {
+		old, had := u.props[k]
+		if k == "onPremisesExtensionAttributes" {
+			merged := mergeExt(old, v)
+			if had && equalValue(old, merged) {
+				continue
+			}
+			v = merged
+		} else if had && equalValue(old, v) {
+			continue
+		}
+		if seq == 0 {
+			seq = t.bump()
+		}
+		if k == "userPrincipalName" {
+			if s, _ := old.(string); s != "" {
+				delete(t.upns, strings.ToLower(s))
+			}
+			if s, _ := v.(string); s != "" {
+				t.upns[strings.ToLower(s)] = u.id
+			}
+		}
+		u.props[k] = v
+		u.seqs[k] = seq
+	}
+}
+
+// setManager sets or clears (id "") a user's manager.
+func (t *Tenant) setManager(u *user, managerID string) {
+	if u.manager == managerID {
+		return
+	}
+	u.prevManager = u.manager
+	u.manager = managerID
+	u.seqs["manager"] = t.bump()
+}
+
+// softDelete moves a live user to deleted items.
+func (t *Tenant) softDelete(u *user, now time.Time) {
+	t.removeLive(u)
+	u.deletedAt = now
+	u.deletedSeq = t.bump()
+	u.props["deletedDateTime"] = now.UTC().Format(time.RFC3339)
+	t.deleted[u.id] = u
+	t.dropMemberships(u.id)
+}
+
+// hardDelete removes a user (live or deleted) for good.
+func (t *Tenant) hardDelete(u *user) {
+	if t.users[u.id] == u {
+		t.removeLive(u)
+	}
+	delete(t.deleted, u.id)
+	t.tombs[u.id] = t.bump()
+	t.dropMemberships(u.id)
+	for _, o := range t.users {
+		if o.manager == u.id {
+			t.setManager(o, "")
+		}
+	}
+}
+
+// restore brings a soft-deleted user back; every property counts as changed.
+func (t *Tenant) restore(u *user) {
+	delete(t.deleted, u.id)
+	seq := t.bump()
+	delete(u.props, "deletedDateTime")
+	u.deletedAt = time.Time{}
+	u.deletedSeq = 0
+	u.created = seq
+	for k := range u.seqs {
+		u.seqs[k] = seq
+	}
+	for k := range u.props {
+		u.seqs[k] = seq
+	}
+	t.insertLive(u)
+}
+
+// purgeExpired hard-deletes users that stayed 30 days in deleted items.
+func (t *Tenant) purgeExpired(now time.Time) {
+	for _, u := range t.deleted {
+		if now.Sub(u.deletedAt) >= 30*24*time.Hour {
+			t.hardDelete(u)
+		}
+	}
+}
+
+func (t *Tenant) dropMemberships(id string) {
+	for _, g := range t.groups {
+		if i := slices.Index(g.members, id); i >= 0 {
+			g.members = slices.Delete(g.members, i, i+1)
+		}
+	}
+}
+
+func (t *Tenant) addGroup(g *group) {
+	t.groups[g.id] = g
+	i, _ := slices.BinarySearch(t.gids, g.id)
+	t.gids = slices.Insert(t.gids, i, g.id)
+}
+
+// sortedDeleted lists soft-deleted users by ID.
+func (t *Tenant) sortedDeleted() []*user {
+	out := make([]*user, 0, len(t.deleted))
+	for _, u := range t.deleted {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// mergeExt merges an onPremisesExtensionAttributes update into the old
+// value: Graph's PATCH of a complex property changes only the named members.
+func mergeExt(old, upd any) map[string]any {
+	out := map[string]any{}
+	if m, ok := old.(map[string]any); ok {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	if m, ok := upd.(map[string]any); ok {
+		for k, v := range m {
+			if v == nil {
+				delete(out, k)
+			} else {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func equalValue(a, b any) bool {
+	switch x := a.(type) {
+	case []string:
+		y, ok := b.([]string)
+		return ok && slices.Equal(x, y)
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !equalValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []map[string]any:
+		y, ok := b.([]map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}

@@ -1,0 +1,149 @@
+package graphsim
+
+import "sync"
+
+// Stats counts the Graph requests the simulator served.
+//
+// A request is one Graph operation: a top-level call, or one item of a
+// $batch (the $batch envelope itself is listed under Routes as
+// "POST /$batch" but is neither a read nor a write). Writes are POST,
+// PATCH, PUT and DELETE operations; token requests are counted apart.
+// Requests answered 403, 429 or with an injected fault still count.
+type Stats struct {
+	// Tenants holds the counters per tenant name.
+	Tenants map[string]TenantStats `json:"tenants"`
+	// Unauthorized counts Graph requests rejected with 401 (no tenant is
+	// known for them).
+	Unauthorized int64 `json:"unauthorized"`
+}
+
+// TenantStats are the counters of one tenant.
+type TenantStats struct {
+	Requests    int64 `json:"requests"`
+	Reads       int64 `json:"reads"`
+	Writes      int64 `json:"writes"`
+	Invitations int64 `json:"invitations"`
+	Throttled   int64 `json:"throttled"` // answered 429
+	Faults      int64 `json:"faults"`    // injected 5xx, resets, lost responses
+	Tokens      int64 `json:"tokens"`    // token endpoint calls
+	// Routes counts by "METHOD /route", e.g. "GET /users/delta",
+	// "PATCH /users/{id}", "POST /$batch".
+	Routes map[string]int64 `json:"routes"`
+}
+
+// Tenant returns the counters of one tenant (zero when it saw nothing).
+func (s Stats) Tenant(name string) TenantStats {
+	ts := s.Tenants[name]
+	if ts.Routes == nil {
+		ts.Routes = map[string]int64{}
+	}
+	return ts
+}
+
+// Total sums the counters of every tenant.
+func (s Stats) Total() TenantStats {
+	tot := TenantStats{Routes: map[string]int64{}}
+	for _, ts := range s.Tenants {
+		tot.Requests += ts.Requests
+		tot.Reads += ts.Reads
+		tot.Writes += ts.Writes
+		tot.Invitations += ts.Invitations
+		tot.Throttled += ts.Throttled
+		tot.Faults += ts.Faults
+		tot.Tokens += ts.Tokens
+		for k, v := range ts.Routes {
+			tot.Routes[k] += v
+		}
+	}
+	return tot
+}
+
+type statsRec struct {
+	mu    sync.Mutex
+	t     map[string]*TenantStats
+	unath int64
+}
+
+func (r *statsRec) init() { r.t = map[string]*TenantStats{} }
+
+func (r *statsRec) get(name string) *TenantStats {
+	ts := r.t[name]
+	if ts == nil {
+		ts = &TenantStats{Routes: map[string]int64{}}
+		r.t[name] = ts
+	}
+	return ts
+}
+
+func (r *statsRec) count(tenant, route string, write, invitation bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts := r.get(tenant)
+	ts.Requests++
+	if write {
+		ts.Writes++
+	} else {
+		ts.Reads++
+	}
+	if invitation {
+		ts.Invitations++
+	}
+	ts.Routes[route]++
+}
+
+func (r *statsRec) route(tenant, route string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).Routes[route]++
+}
+
+func (r *statsRec) throttled(tenant string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).Throttled++
+}
+
+func (r *statsRec) fault(tenant string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).Faults++
+}
+
+func (r *statsRec) token(tenant string) {
+	if tenant == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).Tokens++
+}
+
+func (r *statsRec) unauthorized() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unath++
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	out := Stats{Tenants: map[string]TenantStats{}, Unauthorized: s.stats.unath}
+	for name, ts := range s.stats.t {
+		c := *ts
+		c.Routes = make(map[string]int64, len(ts.Routes))
+		for k, v := range ts.Routes {
+			c.Routes[k] = v
+		}
+		out.Tenants[name] = c
+	}
+	return out
+}
+
+// ResetStats zeroes every counter.
+func (s *Server) ResetStats() {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	s.stats.t = map[string]*TenantStats{}
+	s.stats.unath = 0
+}

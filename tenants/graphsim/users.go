@@ -1,0 +1,348 @@
+package graphsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// pageToken is the state behind a $skiptoken of a plain collection.
+type pageToken struct {
+	T     string `json:"t"` // tenant ID
+	R     string `json:"r"` // route
+	After string `json:"a"` // last ID returned
+}
+
+func parseTop(c *call, def int) (int, *apiError) {
+	raw := c.query.Get("$top")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > 999 {
+		return 0, badRequest("Invalid page size specified: '" + raw + "'. Must be between 1 and 999 inclusive.")
+	}
+	return n, nil
+}
+
+// countOption validates $count and its need for ConsistencyLevel: eventual.
+func (c *call) countOption() (bool, *apiError) {
+	raw, ok := c.query["$count"]
+	if !ok {
+		return false, nil
+	}
+	switch strings.ToLower(raw[0]) {
+	case "true":
+		if !strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual") {
+			return false, errf(http.StatusBadRequest, codeUnsupported, "$count is only supported with the ConsistencyLevel:eventual header (advanced query).")
+		}
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, badRequest("Invalid value for $count: '" + raw[0] + "'.")
+}
+
+// parseFilterFor parses $filter and enforces advanced-query requirements.
+func (c *call) parseFilterFor() (*filterQuery, *apiError) {
+	raw := c.query.Get("$filter")
+	if raw == "" {
+		return nil, nil
+	}
+	fq, err := parseFilter(raw)
+	if err != nil {
+		return nil, errf(http.StatusBadRequest, codeUnsupported, err.Error())
+	}
+	if fq.advanced != "" && !c.advanced() {
+		return nil, errf(http.StatusBadRequest, codeUnsupported,
+			"Unsupported or invalid query filter clause specified for property '"+fq.advanced+"' of resource 'User'. This filter needs advanced query parameters: the ConsistencyLevel header set to eventual and $count=true.")
+	}
+	return fq, nil
+}
+
+// skipAfter opens a $skiptoken for the given route.
+func (c *call) skipAfter(routeName string) (string, *apiError) {
+	raw := c.query.Get("$skiptoken")
+	if raw == "" {
+		return "", nil
+	}
+	var pt pageToken
+	if !c.s.unseal(raw, &pt) || pt.T != c.t.id || pt.R != routeName {
+		return "", badRequest("The $skiptoken is invalid or does not belong to this request.")
+	}
+	return pt.After, nil
+}
+
+func listUsers(c *call) response {
+	if e := c.queryOptions("$select", "$filter", "$top", "$count", "$expand", "$skiptoken"); e != nil {
+		return c.fail(e)
+	}
+	sel, e := parseSelect(c.query.Get("$select"), false)
+	if e != nil {
+		return c.fail(e)
+	}
+	if e := sel.parseExpand(c.query.Get("$expand")); e != nil {
+		return c.fail(e)
+	}
+	top, e := parseTop(c, 100)
+	if e != nil {
+		return c.fail(e)
+	}
+	withCount, e := c.countOption()
+	if e != nil {
+		return c.fail(e)
+	}
+	fq, e := c.parseFilterFor()
+	if e != nil {
+		return c.fail(e)
+	}
+	after, e := c.skipAfter("users")
+	if e != nil {
+		return c.fail(e)
+	}
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	start := 0
+	if after != "" {
+		start, _ = slices.BinarySearch(t.ids, after)
+		if start < len(t.ids) && t.ids[start] == after {
+			start++
+		}
+	}
+	var page []*user
+	more := false
+	total := 0
+	if withCount {
+		for _, id := range t.ids {
+			if fq == nil || fq.root.eval(t.users[id], nil) {
+				total++
+			}
+		}
+	}
+	for i := start; i < len(t.ids); i++ {
+		u := t.users[t.ids[i]]
+		if fq != nil && !fq.root.eval(u, nil) {
+			continue
+		}
+		if len(page) == top {
+			more = true
+			break
+		}
+		page = append(page, u)
+	}
+	values := make([]any, len(page))
+	for i, u := range page {
+		values[i] = t.renderUser(u, sel, false)
+	}
+	out := obj{{"@odata.context", c.contextURL("users")}}
+	if withCount {
+		out = append(out, kv{"@odata.count", total})
+	}
+	if more {
+		tok := c.s.seal(pageToken{T: t.id, R: "users", After: page[len(page)-1].id})
+		out = append(out, kv{"@odata.nextLink", c.link("/users", []string{"$skiptoken"}, "$skiptoken", tok)})
+	}
+	out = append(out, kv{"value", values})
+	return jsonResponse(http.StatusOK, out)
+}
+
+func countUsers(c *call) response {
+	if !strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual") {
+		return c.fail(errf(http.StatusBadRequest, codeUnsupported, "Count is not supported without the ConsistencyLevel:eventual header."))
+	}
+	if e := c.queryOptions("$filter"); e != nil {
+		return c.fail(e)
+	}
+	raw := c.query.Get("$filter")
+	var fq *filterQuery
+	if raw != "" {
+		var err error
+		if fq, err = parseFilter(raw); err != nil {
+			return c.fail(errf(http.StatusBadRequest, codeUnsupported, err.Error()))
+		}
+	}
+	c.t.mu.RLock()
+	n := 0
+	for _, id := range c.t.ids {
+		if fq == nil || fq.root.eval(c.t.users[id], nil) {
+			n++
+		}
+	}
+	c.t.mu.RUnlock()
+	h := http.Header{}
+	h.Set("Content-Type", "text/plain")
+	return response{status: http.StatusOK, header: h, body: []byte(strconv.Itoa(n))}
+}
+
+// target finds the user addressed by the path, honouring replication lag.
+func (c *call) target() (*user, *apiError) {
+	u := c.t.lookup(c.params[0])
+	if u == nil || c.now.Before(u.visibleAt) {
+		return nil, notFound(c.params[0])
+	}
+	return u, nil
+}
+
+func getUser(c *call) response {
+	if e := c.queryOptions("$select", "$expand"); e != nil {
+		return c.fail(e)
+	}
+	sel, e := parseSelect(c.query.Get("$select"), false)
+	if e != nil {
+		return c.fail(e)
+	}
+	if e := sel.parseExpand(c.query.Get("$expand")); e != nil {
+		return c.fail(e)
+	}
+	c.t.mu.RLock()
+	defer c.t.mu.RUnlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	out := append(obj{{"@odata.context", c.contextURL("users/$entity")}}, c.t.renderUser(u, sel, false)...)
+	return jsonResponse(http.StatusOK, out)
+}
+
+func createUser(c *call) response {
+	body, e := decodeObject(c.body)
+	if e != nil {
+		return c.fail(e)
+	}
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	props, e := c.t.validateUser(body, true, false, nil)
+	if e != nil {
+		return c.fail(e)
+	}
+	if props["userType"] == nil {
+		props["userType"] = "Member"
+	}
+	u := c.t.newUser(props, c.now, c.s.currentRealism().ReplicationLag)
+	sel := &selection{props: defaultSelect}
+	out := append(obj{{"@odata.context", c.contextURL("users/$entity")}}, c.t.renderUser(u, sel, false)...)
+	r := jsonResponse(http.StatusCreated, out)
+	r.header.Set("Location", c.s.GraphURL()+"/users/"+u.id)
+	return r
+}
+
+func patchUser(c *call) response {
+	body, e := decodeObject(c.body)
+	if e != nil {
+		return c.fail(e)
+	}
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	props, e := c.t.validateUser(body, false, false, u)
+	if e != nil {
+		return c.fail(e)
+	}
+	c.t.setProps(u, props)
+	return noContent()
+}
+
+func deleteUser(c *call) response {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	c.t.softDelete(u, c.now)
+	return noContent()
+}
+
+func getManager(c *call) response {
+	if e := c.queryOptions("$select"); e != nil {
+		return c.fail(e)
+	}
+	sel, e := parseSelect(c.query.Get("$select"), false)
+	if e != nil {
+		return c.fail(e)
+	}
+	c.t.mu.RLock()
+	defer c.t.mu.RUnlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	m := c.t.users[u.manager]
+	if m == nil {
+		return c.fail(notFound("manager"))
+	}
+	out := append(obj{{"@odata.context", c.contextURL("directoryObjects/$entity")}}, c.t.renderUser(m, sel, true)...)
+	return jsonResponse(http.StatusOK, out)
+}
+
+func getManagerRef(c *call) response {
+	c.t.mu.RLock()
+	defer c.t.mu.RUnlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	if c.t.users[u.manager] == nil {
+		return c.fail(notFound("manager"))
+	}
+	return jsonResponse(http.StatusOK, obj{
+		{"@odata.context", c.contextURL("$ref")},
+		{"@odata.id", c.s.GraphURL() + "/directoryObjects/" + u.manager + "/Microsoft.DirectoryServices.User"},
+	})
+}
+
+func putManager(c *call) response {
+	var body map[string]any
+	if err := json.Unmarshal(c.body, &body); err != nil || body == nil {
+		return c.fail(badRequest("Unable to read JSON request payload."))
+	}
+	ref, _ := body["@odata.id"].(string)
+	if ref == "" {
+		return c.fail(badRequest("The request body must contain '@odata.id'."))
+	}
+	ref = strings.TrimRight(ref, "/")
+	i := strings.LastIndex(ref, "/")
+	refID := ref[i+1:]
+	kind := ""
+	if j := strings.LastIndex(ref[:max(i, 0)], "/"); j >= 0 {
+		kind = strings.ToLower(ref[j+1 : i])
+	}
+	if i < 0 || (kind != "users" && kind != "directoryobjects") {
+		return c.fail(badRequest("Invalid object identifier '" + ref + "'."))
+	}
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	m := c.t.lookup(refID)
+	if m == nil {
+		return c.fail(notFound(refID))
+	}
+	if m.id == u.id {
+		return c.fail(badRequest("A user cannot be their own manager."))
+	}
+	c.t.setManager(u, m.id)
+	return noContent()
+}
+
+func deleteManager(c *call) response {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	u, e := c.target()
+	if e != nil {
+		return c.fail(e)
+	}
+	if u.manager == "" {
+		return c.fail(notFound("manager"))
+	}
+	c.t.setManager(u, "")
+	return noContent()
+}
