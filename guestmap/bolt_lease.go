@@ -11,9 +11,21 @@ import (
 // this process the only user of the file, so they only arbitrate between
 // goroutines (pairs run concurrently; ctsync provision beside a cycle).
 
-// take sets the lease for key when free, expired or held by token.
+// sweepAt is the lease table size that triggers dropping expired entries
+// (user locks that were never released would otherwise pile up).
+const sweepAt = 4096
+
+// take sets the lease for key when free, expired or held by token; s.mu
+// must be held.
 func (s *boltStore) take(key leaseKey, token string, ttl time.Duration) bool {
 	now := s.now()
+	if len(s.leases) >= sweepAt {
+		for k, l := range s.leases {
+			if !now.Before(l.expires) {
+				delete(s.leases, k)
+			}
+		}
+	}
 	if cur, ok := s.leases[key]; ok && cur.token != token && now.Before(cur.expires) {
 		return false
 	}

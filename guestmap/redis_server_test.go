@@ -2,6 +2,7 @@ package guestmap
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ type redisServer struct {
 	port int
 	args []string
 	cmd  *exec.Cmd
+	tls  *tls.Config // client config when the server speaks TLS only
 }
 
 // startRedis starts a private redis-server, or skips the test when the
@@ -40,6 +42,12 @@ func startRedis(t testing.TB, extra ...string) *redisServer {
 	r := &redisServer{t: t, port: port}
 	r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir(), "--loglevel", "warning"}, extra...)
+	if tlsArgs := tlsDir(extra); tlsArgs != "" {
+		// The TLS port replaces the plain one.
+		r.args[0], r.args[1] = "--tls-port", strconv.Itoa(port)
+		r.args = append(r.args, "--port", "0")
+		r.tls = clientTLS(t, tlsArgs)
+	}
 	r.Start()
 	t.Cleanup(r.Kill)
 	return r
@@ -59,7 +67,7 @@ func (r *redisServer) Start() {
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, Password: passwordArg(r.args)})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, Password: passwordArg(r.args), TLSConfig: r.tls})
 	defer c.Close()
 	for i := 0; ; i++ {
 		err := c.Ping(context.Background()).Err()
