@@ -1,0 +1,102 @@
+package policy
+
+// The *Spec types are the policy part of a pair's configuration exactly as
+// an admin writes it in the TOML file. internal/config decodes them (they
+// carry the toml tags) and Compile turns them into checked, ready rules.
+// Pointers mark settings whose absence means "use the default".
+
+// PairSpec is one pair's policy configuration.
+type PairSpec struct {
+	// UserType is the user type of guests this pair creates: "Member"
+	// (Entra's default for cross-tenant sync) or "Guest".
+	UserType string `toml:"user_type"`
+	// ConvertUserType also converts the type of an existing (adopted or
+	// previously created) guest whose type differs.
+	ConvertUserType bool `toml:"convert_user_type"`
+	// Scope says which source users this pair syncs.
+	Scope ScopeSpec `toml:"scope"`
+	// DefaultMappings, when true or unset, starts from the default mapping
+	// set that mirrors Entra's; Mappings then override or add per target
+	// property. When false only Mappings apply.
+	DefaultMappings *bool `toml:"default_mappings"`
+	// Mappings are the attribute mappings, written [[pair.mapping]].
+	Mappings []MappingSpec `toml:"mapping"`
+	// Lifecycle says what to do with the guest on each source event.
+	Lifecycle LifecycleSpec `toml:"lifecycle"`
+	// DeletionThreshold is the number of deletes plus disables per cycle
+	// above which they are staged for an admin's approval. Default 500;
+	// 0 means no threshold.
+	DeletionThreshold *int `toml:"deletion_threshold"`
+	// ExistingGuest is what to do when the target already has a guest with
+	// the source user's mail that ctsync did not create: "adopt",
+	// "skip" (report it, leave it alone; the default) or "fail".
+	ExistingGuest string `toml:"existing_guest"`
+}
+
+// ScopeSpec selects the source users in scope. Guests and external users of
+// the source tenant are never in scope, whatever is written here.
+type ScopeSpec struct {
+	// All puts every internal member in scope (subject to Filters and
+	// Exclude). Exactly one of All or Groups must be given.
+	All bool `toml:"all_members"`
+	// Groups are object IDs of source groups whose members are in scope.
+	Groups []string `toml:"groups"`
+	// Transitive includes members of nested groups (Entra's own sync only
+	// takes direct members).
+	Transitive bool `toml:"transitive"`
+	// Filters are attribute scoping filters: OR-ed with each other, the
+	// clauses inside one filter AND-ed. No filter means no restriction.
+	Filters []FilterSpec `toml:"filter"`
+	// ExcludeUPN and ExcludeMail are glob patterns (path.Match syntax,
+	// case-insensitive) of users never in scope.
+	ExcludeUPN  []string `toml:"exclude_upn"`
+	ExcludeMail []string `toml:"exclude_mail"`
+}
+
+// FilterSpec is one scoping filter: all of its clauses must hold.
+type FilterSpec struct {
+	Clauses []ClauseSpec `toml:"clause"`
+}
+
+// ClauseSpec is one scoping clause, with Entra's operator names:
+// EQUALS, NOT EQUALS, REGEX MATCH, NOT REGEX MATCH, IS NULL, IS NOT NULL,
+// IS TRUE, IS FALSE, GREATER THAN, GREATER THAN OR EQUALS, ENDS WITH,
+// INCLUDES. Underscores are accepted for spaces (GREATER_THAN).
+type ClauseSpec struct {
+	Attribute string `toml:"attribute"`
+	Operator  string `toml:"operator"`
+	Value     string `toml:"value"`
+}
+
+// MappingSpec maps one target property. Exactly one of Source, Constant or
+// Expression is set.
+type MappingSpec struct {
+	// Target is the Graph property written on the guest.
+	Target string `toml:"target"`
+	// Source is a source attribute copied as is.
+	Source string `toml:"source"`
+	// Constant is a fixed value.
+	Constant *string `toml:"constant"`
+	// Expression uses Entra's mapping language, e.g.
+	// Join(" ", [givenName], [surname]).
+	Expression string `toml:"expression"`
+	// Apply is "always" (default) or "create" (only when the guest is made).
+	Apply string `toml:"apply"`
+}
+
+// LifecycleSpec gives the action for each source event. Each value is one
+// of "none", "disable", "soft-delete", "hard-delete", "restore"; empty
+// means the default.
+type LifecycleSpec struct {
+	// Disabled: the source user's account was disabled. Default "disable".
+	Disabled string `toml:"disabled"`
+	// OutOfScope: the user left the scope. Default "soft-delete".
+	OutOfScope string `toml:"out_of_scope"`
+	// SoftDeleted: the source user was deleted (restorable). Default "soft-delete".
+	SoftDeleted string `toml:"soft_deleted"`
+	// HardDeleted: the source user is gone for good. Default "soft-delete"
+	// (ctsync never hard-deletes unless told to).
+	HardDeleted string `toml:"hard_deleted"`
+	// Restored: the source user came back. Default "restore".
+	Restored string `toml:"restored"`
+}
