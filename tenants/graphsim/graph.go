@@ -65,6 +65,7 @@ func init() {
 	add("POST", "/invitations", permInvite, invite)
 	add("GET", "/directory/deletedItems/microsoft.graph.user", permReadUsers, listDeleted)
 	add("GET", "/directory/deletedItems/{id}", permReadUsers, getDeleted)
+	add("GET", "/directory/deletedItems/{id}/microsoft.graph.user", permReadUsers, getDeleted)
 	add("POST", "/directory/deletedItems/{id}/restore", permWriteUsers, restoreDeleted)
 	add("DELETE", "/directory/deletedItems/{id}", permWriteUsers, purgeDeleted)
 	add("GET", "/groups", permReadGroups, listGroups)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -183,3 +184,5 @@ func raw(t testing.TB, s *Server, tok, method, path string, body string, hdr ...
 	}
 	return resp.StatusCode, resp.Header, m
 }
+
+func escape(s string) string { return url.QueryEscape(s) }
