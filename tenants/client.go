@@ -224,6 +224,14 @@ func (c *Client) noteCreated(id string) {
 	c.created[id] = now
 }
 
+// replicated forgets id once a call on it succeeded: from then on, a 404
+// means the object is gone, not that it has not arrived yet.
+func (c *Client) replicated(id string) {
+	c.createdMu.Lock()
+	delete(c.created, id)
+	c.createdMu.Unlock()
+}
+
 // callOptsFor returns the retry options for a call on object id: 404s are
 // retried while id may still be replicating.
 func (c *Client) callOptsFor(id string) callOpts {

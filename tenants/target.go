@@ -219,6 +219,7 @@ func (t *Target) Update(ctx context.Context, id string, props map[string]any) er
 		if err != nil {
 			return err
 		}
+		c.replicated(id)
 	}
 	if setManager {
 		return t.setManager(ctx, id, manager)
@@ -231,13 +232,13 @@ func (t *Target) setManager(ctx context.Context, id string, manager any) error {
 	ref := c.usersBuilder().ByUserId(id).Manager().Ref()
 	switch m := manager.(type) {
 	case nil:
-		o := c.callOptsFor(id)
-		o.goneIsDone = true
-		err := c.call(ctx, "DELETE /users/{id}/manager/$ref", o, func(ctx context.Context) error {
+		// 404 means "no manager" (or a user so new it has none yet): the
+		// goal is reached either way, so no replication retry here.
+		err := c.call(ctx, "DELETE /users/{id}/manager/$ref", callOpts{}, func(ctx context.Context) error {
 			return ref.Delete(ctx, nil)
 		})
-		if IsNotFound(err) && o.notFoundUntil.IsZero() {
-			return nil // no manager to clear
+		if IsNotFound(err) {
+			return nil
 		}
 		return err
 	case string:
@@ -262,9 +263,13 @@ func (t *Target) SoftDelete(ctx context.Context, id string) error {
 	c := t.c
 	o := c.callOptsFor(id)
 	o.goneIsDone = true
-	return c.call(ctx, "DELETE /users/{id}", o, func(ctx context.Context) error {
+	err := c.call(ctx, "DELETE /users/{id}", o, func(ctx context.Context) error {
 		return c.usersBuilder().ByUserId(id).Delete(ctx, nil)
 	})
+	if err == nil {
+		c.replicated(id)
+	}
+	return err
 }
 
 // Restore brings a soft-deleted user back from deleted items.
