@@ -203,11 +203,44 @@ func suggestFunc(name string) string {
 
 func suggestProp(name string) string {
 	low := strings.ToLower(name)
+	best, bestD := "", min(3, len(low)/3+1)
 	for _, pr := range userProps {
-		pl := strings.ToLower(pr.name)
-		if strings.HasPrefix(pl, low) || strings.HasPrefix(low, pl) {
-			return fmt.Sprintf(" (did you mean [%s]?)", pr.name)
+		if d := editDistance(low, strings.ToLower(pr.name), bestD); d < bestD {
+			best, bestD = pr.name, d
 		}
 	}
-	return ""
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// editDistance is the Levenshtein distance of a and b, or max when it is
+// at least max (which keeps the search cheap).
+func editDistance(a, b string, max int) int {
+	if d := len(a) - len(b); d >= max || -d >= max {
+		return max
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= max {
+			return max
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], max)
 }
