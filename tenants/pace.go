@@ -155,11 +155,20 @@ func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 }
 
 // Block holds every request to the tenant back until until (a 429's
-// Retry-After: Graph keeps counting requests sent while throttled).
+// Retry-After: Graph keeps counting requests sent while throttled), then
+// lets them go at the sustained rate, without burst.
 func (p *Pacer) Block(until time.Time) {
 	p.mu.Lock()
 	if until.After(p.blockedUntil) {
 		p.blockedUntil = until
+		// Graph counted more than the budget: start again from empty
+		// buckets, so that the requests queued behind the block leave at
+		// the sustained rate instead of as one burst that would be
+		// throttled again (usage keeps accruing while throttled).
+		for i := range p.buckets {
+			p.buckets[i].tokens = 0
+			p.buckets[i].last = until
+		}
 		p.notify(PaceEvent{Blocked: true, At: p.clock.Now(), Until: until})
 	}
 	p.mu.Unlock()
