@@ -54,19 +54,6 @@ func init() {
 	}
 }
 
-// evalArgs evaluates every argument.
-func (n *callNode) evalArgs(u Attributes) ([]any, error) {
-	out := make([]any, len(n.args))
-	for i, a := range n.args {
-		v, err := a.eval(u)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
 // argStr evaluates argument i as a single string.
 func (n *callNode) argStr(i int, u Attributes) (string, bool, error) {
 	v, err := n.arg(i, u)
@@ -235,6 +222,14 @@ func fnJoin(c *callNode, u Attributes) (any, error) {
 		return nil, err
 	}
 	var parts []string
+	size := 0
+	add := func(s string) error {
+		if size += len(s) + len(sep); size > maxValueLen {
+			return errTooLong
+		}
+		parts = append(parts, s)
+		return nil
+	}
 	for i := 1; i < len(c.args); i++ {
 		v, err := c.arg(i, u)
 		if err != nil {
@@ -242,8 +237,11 @@ func fnJoin(c *callNode, u Attributes) (any, error) {
 		}
 		if list, ok := v.([]string); ok {
 			for _, s := range list {
-				if s != "" {
-					parts = append(parts, s)
+				if s == "" {
+					continue
+				}
+				if err := add(s); err != nil {
+					return nil, err
 				}
 			}
 			continue
@@ -252,8 +250,11 @@ func fnJoin(c *callNode, u Attributes) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
-		if s != "" {
-			parts = append(parts, s)
+		if s == "" {
+			continue
+		}
+		if err := add(s); err != nil {
+			return nil, err
 		}
 	}
 	return strings.Join(parts, sep), nil
@@ -590,11 +591,17 @@ func fnReplace(c *callNode, u Attributes) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(tpl)+strings.Count(tpl, old)*len(src) > maxValueLen {
+				return nil, errTooLong
+			}
 			return strings.ReplaceAll(tpl, old, src), nil
 		}
 		repl, _, err := c.argStr(rValue, u)
 		if err != nil {
 			return nil, err
+		}
+		if len(src)+strings.Count(src, old)*len(repl) > maxValueLen {
+			return nil, errTooLong
 		}
 		return strings.ReplaceAll(src, old, repl), nil
 	case replaceRegex:
@@ -602,7 +609,7 @@ func fnReplace(c *callNode, u Attributes) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.re.ReplaceAllString(src, repl), nil
+		return regexReplaceAll(c.re, src, repl)
 	}
 	// replaceRegexGroup: only the named group's text inside each match is replaced.
 	repl, _, err := c.argStr(rValue, u)
@@ -622,4 +629,24 @@ func fnReplace(c *callNode, u Attributes) (any, error) {
 	}
 	b.WriteString(src[last:])
 	return b.String(), nil
+}
+
+// regexReplaceAll is Regexp.ReplaceAllString ($1, ${name} expand in
+// repl) that gives up once the result outgrows maxValueLen.
+func regexReplaceAll(re *regexp.Regexp, src, repl string) (string, error) {
+	var out []byte
+	last := 0
+	for _, m := range re.FindAllStringSubmatchIndex(src, -1) {
+		out = append(out, src[last:m[0]]...)
+		out = re.ExpandString(out, repl, src, m)
+		last = m[1]
+		if len(out) > maxValueLen {
+			return "", errTooLong
+		}
+	}
+	out = append(out, src[last:]...)
+	if len(out) > maxValueLen {
+		return "", errTooLong
+	}
+	return string(out), nil
 }

@@ -121,10 +121,38 @@ type callNode struct {
 
 func (n *callNode) eval(u Attributes) (any, error) {
 	v, err := n.fn.eval(n, u)
+	if err == nil {
+		err = checkSize(v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s (column %d): %w", n.fn.name, n.col, err)
 	}
 	return v, nil
+}
+
+// maxValueLen bounds every intermediate value (Graph's strings hold at
+// most 1,024 characters), so that nested Replace or Join calls cannot
+// blow a value up exponentially.
+const maxValueLen = 16 << 10
+
+var errTooLong = fmt.Errorf("value longer than %d bytes", maxValueLen)
+
+func checkSize(v any) error {
+	switch x := v.(type) {
+	case string:
+		if len(x) > maxValueLen {
+			return errTooLong
+		}
+	case []string:
+		n := 0
+		for _, s := range x {
+			n += len(s)
+		}
+		if n > maxValueLen {
+			return errTooLong
+		}
+	}
+	return nil
 }
 
 // arg evaluates argument i (0-based); a missing one is null.

@@ -263,3 +263,27 @@ func TestSuggestProp(t *testing.T) {
 		}
 	}
 }
+
+func TestValuesCannotBlowUp(t *testing.T) {
+	doubling := `"ab"`
+	for i := 0; i < 20; i++ {
+		doubling = `Replace(` + doubling + `, "a", , , "aa", , )`
+	}
+	regexDoubling := `"ab"`
+	for i := 0; i < 20; i++ {
+		regexDoubling = `Replace(` + regexDoubling + `, , ".+", , "${0}${0}", , )`
+	}
+	tpl := `"ab"`
+	for i := 0; i < 20; i++ {
+		tpl = `Replace(` + tpl + `, "x", , , , , "xx")`
+	}
+	for _, src := range []string{doubling, regexDoubling, tpl} {
+		_, err := evalString(t, src, user{})
+		if err == nil || !strings.Contains(err.Error(), "longer than") {
+			t.Errorf("%.60s...: %v", src, err)
+		}
+	}
+	if got, _ := evalString(t, `Replace("aXb", , "(?<m>X)", , "[${m}]", , )`, user{}); got != "a[X]b" {
+		t.Errorf("regex expansion: %v", got)
+	}
+}

@@ -44,6 +44,9 @@ func parseOperator(s string) (Operator, bool) {
 	return "", false
 }
 
+// maxPatternLen bounds a clause's regular expression.
+const maxPatternLen = 1024
+
 // clause is one compiled scoping clause.
 type clause struct {
 	attr  string
@@ -95,6 +98,10 @@ func compileClause(cs ClauseSpec, key string, c *collector) *clause {
 	case OpRegexMatch, OpNotRegexMatch:
 		if cs.Value == "" {
 			c.add(vkey, 0, "%s needs a regular expression", op)
+			return nil
+		}
+		if len(cs.Value) > maxPatternLen {
+			c.add(vkey, 0, "regular expression longer than %d bytes", maxPatternLen)
 			return nil
 		}
 		re, err := regexp.Compile(cs.Value)

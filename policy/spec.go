@@ -80,7 +80,9 @@ type MappingSpec struct {
 	// Expression uses Entra's mapping language, e.g.
 	// Join(" ", [givenName], [surname]).
 	Expression string `toml:"expression"`
-	// Apply is "always" (default) or "create" (only when the guest is made).
+	// Apply is "always" (default), "create" (only when the guest is made)
+	// or "never" (drops the default mapping of Target; give no source,
+	// constant or expression then).
 	Apply string `toml:"apply"`
 }
 
