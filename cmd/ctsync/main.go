@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -36,9 +37,16 @@ type command struct {
 	run func(ctx context.Context, env *env, fs *flag.FlagSet, args []string) int
 }
 
-// env is what every command gets: its output streams.
+// env is what every command gets: its output streams and log settings.
 type env struct {
 	stdout, stderr io.Writer
+	// logLevel is the level of the structured log on stderr.
+	logLevel slog.Level
+}
+
+// logger returns the structured logger commands log through (stderr).
+func (e *env) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: e.logLevel}))
 }
 
 func (e *env) errorf(format string, args ...any) {

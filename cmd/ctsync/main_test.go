@@ -53,7 +53,7 @@ func TestValidateBadConfigExits2WithPosition(t *testing.T) {
 	}
 }
 
-func TestUnknownCommandAndPlaceholders(t *testing.T) {
+func TestUnknownCommandAndHelp(t *testing.T) {
 	if code, _, _ := run(t, "frobnicate"); code != exitUsage {
 		t.Errorf("unknown command: exit %d", code)
 	}

@@ -117,8 +117,8 @@ func TestBadConfigs(t *testing.T) {
 		{"bad duration", strings.Replace(base, `interval = "2m"`, `interval = "2 minutes"`, 1), 6, "worker.interval", "unknown unit"},
 		{"pair names unknown tenant", strings.Replace(base, `target = "fabrikam"`, `target = "fabricam"`, 1), 25, "pair[0].target", `tenant "fabricam" is not defined`},
 		{"same source and target", strings.Replace(base, `target = "fabrikam"`, `target = "contoso"`, 1), 25, "pair[0].target", "same tenant"},
-		{"duplicate pair name", base + "\n[[pair]]\nname = \"c2f\"\nsource = \"fabrikam\"\ntarget = \"contoso\"\n", 30, "pair[1].name", `pair "c2f" is already defined at line 23`},
-		{"two pairs on one route", base + "\n[[pair]]\nname = \"c2f-again\"\nsource = \"contoso\"\ntarget = \"fabrikam\"\n", 32, "pair[1].target", `pair "c2f" already syncs contoso -> fabrikam`},
+		{"duplicate pair name", base + "\n[[pair]]\nname = \"c2f\"\nsource = \"fabrikam\"\ntarget = \"contoso\"\n[pair.scope]\nall_members = true\n", 30, "pair[1].name", `pair "c2f" is already defined at line 23`},
+		{"two pairs on one route", base + "\n[[pair]]\nname = \"c2f-again\"\nsource = \"contoso\"\ntarget = \"fabrikam\"\n[pair.scope]\nall_members = true\n", 32, "pair[1].target", `pair "c2f" already syncs contoso -> fabrikam`},
 		{"inline secret", strings.Replace(base, `client_secret_file = "/run/secrets/contoso"`, `client_secret = "s3cr3t~value"`, 1), 13, "tenant[0].client_secret", "secrets are never written"},
 		{"password in redis URL", strings.Replace(base, `redis://127.0.0.1`, `redis://:hunter2@127.0.0.1`, 1), 3, "store.url", "password_env"},
 		{"duplicate tenant name", strings.Replace(base, `name = "fabrikam"`, `name = "contoso"`, 1), 16, "tenant[1].name", "already defined at line 9"},
@@ -129,6 +129,9 @@ func TestBadConfigs(t *testing.T) {
 		{"stamp slot", strings.Replace(base, `client_secret_file = "/run/secrets/contoso"`, "client_secret_file = \"/x\"\nstamp_attribute = \"extensionAttribute16\"", 1), 14, "tenant[0].stamp_attribute", "extensionAttribute1 .. extensionAttribute15"},
 		{"no store", strings.Replace(base, `url = "redis://127.0.0.1:6379/0"`, ``, 1), 2, "store", "store.url"},
 		{"lease too short", strings.Replace(base, `interval = "2m"`, "interval = \"2m\"\nlease_ttl = \"1s\"", 1), 7, "worker.lease_ttl", "at least 5s"},
+		{"policy: bad operator", base + "\n  [[pair.scope.filter]]\n  clause = [\n    { attribute = \"department\", operator = \"EQUALS\", value = \"Eng\" },\n    { attribute = \"country\", operator = \"LIKE\", value = \"D*\" },\n  ]\n", 32, "pair[0].scope.filter[0].clause[1].operator", "LIKE"},
+		{"policy: expression column", base + "\n  [[pair.mapping]]\n  target = \"displayName\"\n  expression = 'Join(\" \", [givenName], [surname]'\n", 31, "pair[0].mapping[0].expression", "column"},
+		{"policy: lifecycle action", base + "\n  [pair.lifecycle]\n  disabled = \"delete\"\n", 30, "pair[0].lifecycle.disabled", "delete"},
 		{"syntax error", base + "\n[[pair]\n", 30, "pair.scope", "expected end of table array name"},
 	}
 	for _, tt := range tests {

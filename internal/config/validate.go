@@ -232,7 +232,11 @@ func (c *Config) validatePairs(p *problems) {
 		}
 		if checkPolicy != nil {
 			for _, e := range checkPolicy(pr) {
-				p.addf(key(e.Key), "%s", e.Msg)
+				k := base
+				if e.Key != "" {
+					k = key(e.Key)
+				}
+				p.addf(k, "%s", e.Msg)
 			}
 		}
 	}

@@ -76,7 +76,9 @@ func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 		rep.Err = fmt.Errorf("pair %s: take lease: %w", p.PairName, err)
 		return rep
 	}
-	ctx, stopKeeping := p.keepLease(ctx, lease)
+	// Extend the lease while working; losing it cancels the cycle so no
+	// further work is done under a lease someone else may now hold.
+	ctx, stopKeeping := lease.KeepAlive(ctx)
 	defer func() {
 		stopKeeping()
 		// Release with a fresh context: the cycle's may be cancelled.
@@ -94,36 +96,6 @@ func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 		c.recordFailure(rep.Err)
 	}
 	return rep
-}
-
-// keepLease extends the lease at a third of its TTL until stopped; if the
-// lease is lost, the cycle's context is cancelled with ErrLeaseLost so no
-// further work is done under a lease someone else may now hold.
-func (p *Pair) keepLease(ctx context.Context, lease *guestmap.Lease) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	done := make(chan struct{})
-	go func() {
-		every := lease.TTL() / 3
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := lease.Extend(ctx); err != nil {
-					if errors.Is(err, guestmap.ErrLeaseLost) {
-						cancel(err)
-						return
-					}
-					p.log().Warn("lease extend failed; will retry", "pair", p.PairName, "error", err)
-				}
-			}
-		}
-	}()
-	return ctx, func() { close(done); cancel(nil) }
 }
 
 // Backoff gives the wait before the n-th retry of a parked user.

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/directory"
+)
+
+func init() {
+	register(&command{name: "status", summary: "show each pair's last cycle, counts, parked users, quarantine and staged deletes",
+		usage: "[-c config.toml] [--pair P]", run: runStatus})
+	register(&command{name: "approve", summary: "allow a pair's staged deletes and disables (all, or --user ones)",
+		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+			return runDecide(ctx, e, fs, args, guestmap.Approved)
+		}})
+	register(&command{name: "reject", summary: "refuse a pair's staged deletes and disables (all, or --user ones)",
+		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+			return runDecide(ctx, e, fs, args, guestmap.Rejected)
+		}})
+	register(&command{name: "reset", summary: "reset a pair: forget its delta link, its map, or its quarantine",
+		usage: "--pair P --watermark|--map|--quarantine [-c config.toml]", run: runReset})
+	register(&command{name: "map", summary: "export the source -> guest map, or rebuild it from the stamps in the target",
+		usage: "export|rebuild --pair P [-c config.toml]", run: runMap})
+	register(&command{name: "logs", summary: "query the provisioning log",
+		usage: "[--pair P] [--user ID] [--action A] [--since 1h|RFC3339] [--limit N] [--json] [-c config.toml]", run: runLogs})
+}
+
+// multiFlag collects a repeated string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "show only this `pair`")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tCOUNTS\tLAST ERROR")
+	for _, p := range a.pairs {
+		st, err := a.store.Status(ctx, p.PairName)
+		if err != nil {
+			e.errorf("status of %s: %v", p.PairName, err)
+			return exitFailures
+		}
+		n, err := a.store.Count(ctx, p.PairName)
+		if err != nil {
+			e.errorf("count of %s: %v", p.PairName, err)
+			return exitFailures
+		}
+		last := "never"
+		if !st.CycleEnd.IsZero() {
+			last = fmt.Sprintf("%s ago (%s)", time.Since(st.CycleEnd).Round(time.Second), st.CycleEnd.Sub(st.CycleStart).Round(time.Millisecond))
+		}
+		q := "no"
+		if st.Quarantine.On {
+			q = fmt.Sprintf("since %s: %s", st.Quarantine.Since.Format(time.RFC3339), st.Quarantine.Reason)
+		}
+		var counts []string
+		for k, v := range st.Counts {
+			if k != "parked" && v > 0 {
+				counts = append(counts, fmt.Sprintf("%s=%d", k, v))
+			}
+		}
+		sort.Strings(counts)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", p.PairName, last, n, st.Counts["parked"], st.StagedCount, q, strings.Join(counts, " "), st.LastError)
+	}
+	_ = tw.Flush()
+	return exitOK
+}
+
+func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d guestmap.Decision) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "the `pair` (required)")
+	var users multiFlag
+	fs.Var(&users, "user", "a staged source user `ID` (repeatable); all staged users when absent")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *pair == "" {
+		e.errorf("--pair is required")
+		return exitUsage
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	ids := []string(users)
+	if len(ids) == 0 {
+		staged, err := a.store.Staged(ctx, *pair)
+		if err != nil {
+			e.errorf("%v", err)
+			return exitFailures
+		}
+		for _, s := range staged {
+			fmt.Fprintf(e.stdout, "  %s %s (guest %s): %s\n", s.Action, s.SourceID, s.GuestID, s.Reason)
+			ids = append(ids, s.SourceID)
+		}
+	}
+	by := os.Getenv("USER")
+	if by == "" {
+		by = "admin"
+	}
+	n, err := a.store.Decide(ctx, *pair, d, by, ids...)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitFailures
+	}
+	fmt.Fprintf(e.stdout, "%s: %d staged actions %s; the next cycle carries out the decision\n", *pair, n, d)
+	return exitOK
+}
+
+func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "the `pair` (required)")
+	watermark := fs.Bool("watermark", false, "forget the delta link: the next cycle reads the source in full")
+	dropMap := fs.Bool("map", false, "forget the map (rebuild it with 'ctsync map rebuild'); implies --watermark")
+	quarantine := fs.Bool("quarantine", false, "lift the pair's quarantine")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *pair == "" || !(*watermark || *dropMap || *quarantine) {
+		e.errorf("reset needs --pair and one of --watermark, --map, --quarantine")
+		return exitUsage
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	if *quarantine {
+		if err := a.store.ClearQuarantine(ctx, *pair); err != nil {
+			e.errorf("%v", err)
+			return exitFailures
+		}
+		fmt.Fprintf(e.stdout, "%s: quarantine lifted\n", *pair)
+	}
+	if *watermark || *dropMap {
+		lease, err := a.store.Acquire(ctx, *pair, a.cfg.Worker.LeaseTTL.Duration)
+		if err != nil {
+			e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
+			return exitFailures
+		}
+		defer lease.Release(context.WithoutCancel(ctx))
+		if err := a.store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: *dropMap}); err != nil {
+			e.errorf("%v", err)
+			return exitFailures
+		}
+		fmt.Fprintf(e.stdout, "%s: delta link forgotten; the next cycle reads the source in full\n", *pair)
+		if *dropMap {
+			fmt.Fprintf(e.stdout, "%s: map forgotten; run 'ctsync map rebuild --pair %s' before the next cycle\n", *pair, *pair)
+		}
+	}
+	return exitOK
+}
+
+func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	if len(args) == 0 || (args[0] != "export" && args[0] != "rebuild") {
+		e.errorf("map needs a subcommand: export or rebuild")
+		return exitUsage
+	}
+	sub := args[0]
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "the `pair` (required)")
+	drop := fs.Bool("drop", false, "rebuild: forget every entry first (attributes are rewritten on the next cycle)")
+	if code, ok := parse(fs, args[1:]); !ok {
+		return code
+	}
+	if *pair == "" {
+		e.errorf("--pair is required")
+		return exitUsage
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	if sub == "export" {
+		enc := json.NewEncoder(e.stdout)
+		err := a.store.Scan(ctx, *pair, func(page []guestmap.Entry) error {
+			for _, en := range page {
+				if err := enc.Encode(en); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			e.errorf("export %s: %v", *pair, err)
+			return exitFailures
+		}
+		return exitOK
+	}
+	p := a.pair(*pair)
+	lease, err := a.store.Acquire(ctx, *pair, a.cfg.Worker.LeaseTTL.Duration)
+	if err != nil {
+		e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
+		return exitFailures
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
+	pages := func(yield func([]guestmap.Fact) error) error {
+		return p.Target.Stamped(ctx, func(users []directory.User) error {
+			facts := make([]guestmap.Fact, 0, len(users))
+			for _, u := range users {
+				facts = append(facts, guestmap.Fact{GuestID: u.ID, Stamp: u.Str(p.StampAttribute), GuestUPN: u.Str(directory.PropMail), Disabled: !u.Enabled()})
+			}
+			return yield(facts)
+		})
+	}
+	res, err := guestmap.Rebuild(ctx, a.store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: *drop})
+	if err != nil {
+		e.errorf("%v", err)
+		return exitFailures
+	}
+	fmt.Fprintf(e.stdout, "%s: %d stamped guests read, %d mapped, %d entries removed, %d of other pairs\n", *pair, res.Facts, res.Mapped, res.Removed, res.Foreign)
+	for _, d := range res.Duplicates {
+		fmt.Fprintf(e.stdout, "  duplicate: guest %s also carries stamp %s; left unmapped\n", d.GuestID, d.Stamp)
+	}
+	if len(res.Duplicates) > 0 {
+		return exitFailures
+	}
+	return exitOK
+}
+
+func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "only this `pair`")
+	user := fs.String("user", "", "only this source user `ID`")
+	action := fs.String("action", "", "only this `action` (create, update, disable, ...)")
+	since := fs.String("since", "", "only records newer than a `duration` (1h) or an RFC 3339 time")
+	limit := fs.Int("limit", 100, "at most `N` records (the newest)")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	q := guestmap.LogQuery{Pair: *pair, SourceID: *user, Limit: *limit}
+	if *since != "" {
+		t, err := parseSince(*since)
+		if err != nil {
+			e.errorf("--since: %v", err)
+			return exitUsage
+		}
+		q.Since = t
+	}
+	if *action != "" {
+		q.Limit = 0 // filter below, then keep the newest
+	}
+	a, code := openApp(ctx, e, *path, "")
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	recs, err := a.store.Logs(ctx, q)
+	if err != nil {
+		e.errorf("%v", err)
+		return exitFailures
+	}
+	if *action != "" {
+		kept := recs[:0]
+		for _, r := range recs {
+			if r.Action == *action {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) > *limit {
+			kept = kept[len(kept)-*limit:]
+		}
+		recs = kept
+	}
+	enc := json.NewEncoder(e.stdout)
+	for _, r := range recs {
+		if *asJSON {
+			_ = enc.Encode(r)
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s %-22s %-11s %-8s src %s guest %s", r.Time.Format(time.RFC3339), r.Pair, r.Action, r.Result, r.SourceID, r.GuestID)
+		for _, c := range r.Changes {
+			fmt.Fprintf(e.stdout, " %s:%v->%v", c.Prop, c.Old, c.New)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(e.stdout, " (%s)", r.Error)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return exitOK
+}
+
+func parseSince(s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errors.New("want a duration such as 2h or an RFC 3339 time")
+	}
+	return t, nil
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ctsync/ctsync/sync/worker"
+)
+
+func init() {
+	register(&command{name: "once", summary: "run one cycle of every pair (or one) and exit; 1 if anything failed",
+		usage: "[-c config.toml] [--pair P]", run: runOnce})
+	register(&command{name: "run", summary: "run the sync daemon: every pair on its schedule",
+		usage: "[-c config.toml]", run: runDaemon})
+	register(&command{name: "plan", summary: "show what a cycle would change and why, without writing anything",
+		usage: "[-c config.toml] [--pair P] [--json]", run: runPlan})
+	register(&command{name: "provision", summary: "sync one user of one pair now, showing each step",
+		usage: "--pair P --user ID|UPN [-c config.toml]", run: runProvision})
+}
+
+func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "run only this `pair`")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	reports := a.runner().Once(ctx)
+	printReports(e.stdout, reports)
+	for _, r := range reports {
+		if r.Failed() {
+			return exitFailures
+		}
+	}
+	return exitOK
+}
+
+// printReports writes one line per pair: what its cycle did.
+func printReports(w io.Writer, reports []worker.Report) {
+	for _, r := range reports {
+		fmt.Fprintf(w, "%-28s ", r.Pair)
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(w, "FAILED: %v\n", r.Err)
+			continue
+		case r.Skipped != "":
+			fmt.Fprintf(w, "skipped: %s\n", r.Skipped)
+			continue
+		}
+		if len(r.Counts) == 0 {
+			fmt.Fprint(w, "nothing to do")
+		}
+		for i, k := range r.Kinds() {
+			if i > 0 {
+				fmt.Fprint(w, ", ")
+			}
+			fmt.Fprintf(w, "%d %s", r.Counts[k], k)
+		}
+		if r.Full {
+			fmt.Fprint(w, " (full read)")
+		}
+		if r.Failures > 0 {
+			fmt.Fprintf(w, "; %d parked for retry", r.Failures)
+		}
+		if r.Quarantined {
+			fmt.Fprint(w, "; QUARANTINED")
+		}
+		fmt.Fprintf(w, " in %s\n", r.End.Sub(r.Start).Round(time.Millisecond))
+	}
+}
+
+func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	a, code := openApp(ctx, e, *path, "")
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	r := a.runner()
+	m := newMetrics()
+	r.OnReport = m.observe
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				a.log.Info("SIGHUP: syncing every pair now")
+				r.SyncNow()
+			}
+		}
+	}()
+	if addr := a.cfg.Worker.Listen; addr != "" {
+		srv, err := serveHTTP(addr, r, m)
+		if err != nil {
+			e.errorf("listen on %s: %v", addr, err)
+			return exitUsage
+		}
+		defer srv.Close()
+		a.log.Info("serving /metrics, /healthz and POST /sync", "addr", addr)
+	}
+	a.log.Info("ctsync running", "pairs", len(a.pairs), "interval", a.cfg.Worker.Interval.Duration)
+	r.Run(ctx)
+	a.log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
+	return exitOK
+}
+
+// serveHTTP serves metrics, health and the sync-now trigger.
+func serveHTTP(addr string, r *worker.Runner, m *metrics) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /metrics", m.serve)
+	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, _ *http.Request) {
+		r.SyncNow()
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintln(w, "sync started")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.Log.Error("http server stopped", "error", err)
+		}
+	}()
+	return srv, nil
+}
+
+func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "plan only this `pair`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	failed := false
+	for _, p := range a.pairs {
+		pl, err := p.Plan(ctx)
+		if err != nil {
+			e.errorf("%v", err)
+			failed = true
+			continue
+		}
+		if *asJSON {
+			_ = pl.WriteJSON(e.stdout, p.PairName)
+		} else {
+			_ = pl.WriteText(e.stdout, p.PairName)
+		}
+	}
+	if failed {
+		return exitFailures
+	}
+	return exitOK
+}
+
+func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+	path := configFlag(fs)
+	pair := fs.String("pair", "", "the `pair` to provision through (required)")
+	user := fs.String("user", "", "the source user's object ID or UPN (required)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *pair == "" || *user == "" {
+		e.errorf("provision needs --pair and --user")
+		return exitUsage
+	}
+	a, code := openApp(ctx, e, *path, *pair)
+	if a == nil {
+		return code
+	}
+	defer a.Close()
+	_, err := a.pair(*pair).Provision(ctx, *user, func(s worker.Step) {
+		if s.Err != nil {
+			fmt.Fprintf(e.stdout, "%-8s FAILED: %v\n", s.Name, s.Err)
+			return
+		}
+		fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, s.Detail)
+	})
+	if err != nil {
+		return exitFailures
+	}
+	return exitOK
+}
