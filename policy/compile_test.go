@@ -48,7 +48,7 @@ func TestCompileCollectsEveryError(t *testing.T) {
 	if !errors.As(err, &one) || one.Key != "user_type" {
 		t.Errorf("errors.As(*Error) = %+v", one)
 	}
-	if got := errs[5].Error(); !strings.HasPrefix(got, `pair "contoso-to-fabrikam": mapping[2].expression: column 24: unknown function "Lft"`) {
+	if got := errs[5].Error(); !strings.HasPrefix(got, `pair "contoso-to-fabrikam": mapping[2].expression: column 24: expression for displayName: unknown function "Lft"`) {
 		t.Errorf("formatted: %q", got)
 	}
 	if got := errs[5].Detail(); !strings.HasPrefix(got, "column 24: ") {

@@ -58,7 +58,7 @@ var lifecycleRules = []struct {
 	{Restored, "lifecycle.restored", Restore, []Action{None, Restore}},
 }
 
-// specField returns the LifecycleSpec field of an event.
+// field returns the LifecycleSpec field of an event.
 func (l *LifecycleSpec) field(e Event) *string {
 	switch e {
 	case Disabled:

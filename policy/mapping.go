@@ -200,7 +200,7 @@ func compileMapping(ms MappingSpec, key string, c *collector) *mapping {
 		}
 		e, err := parseExpr(ms.Expression)
 		if err != nil {
-			c.add(key+".expression", column(ms.Expression, err.pos), "%s", err.msg)
+			c.add(key+".expression", column(ms.Expression, err.pos), "expression for %s: %s", target, err.msg)
 			break
 		}
 		m.expr = e
