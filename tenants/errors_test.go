@@ -144,8 +144,16 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 	if u.Str("mail") != "a@b.c" || n.Load() != 3 {
 		t.Fatalf("user %+v after %d requests", u, n.Load())
 	}
-	if s := clk.slept(); len(s) != 2 || s[0] != 7*time.Second || s[1] != 7*time.Second {
-		t.Errorf("slept %v, want [7s 7s]", s)
+	// Besides the two Retry-After waits, the pacer spaces the requests that
+	// follow a block at the sustained rate (a few ms for 1 RU).
+	var long []time.Duration
+	for _, d := range clk.slept() {
+		if d >= 100*time.Millisecond {
+			long = append(long, d)
+		}
+	}
+	if len(long) != 2 || long[0] != 7*time.Second || long[1] != 7*time.Second {
+		t.Errorf("slept %v, want two 7 s waits", clk.slept())
 	}
 	if len(blocks) != 2 || blocks[0].Until.Sub(blocks[0].At) != 7*time.Second {
 		t.Errorf("pacer blocks %+v", blocks)
