@@ -143,11 +143,21 @@ func (c *call) deltaRound(st *deltaState) response {
 	}
 	minimal := strings.Contains(strings.ToLower(c.header.Get("Prefer")), "return=minimal")
 	sel := st.selection()
-	t.mu.Lock()
-	t.purgeExpired(c.now)
-	t.mu.Unlock()
+	t.mu.RLock()
+	pending := len(t.deleted) > 0
+	t.mu.RUnlock()
+	if pending {
+		t.mu.Lock()
+		t.purgeExpired(c.now)
+		t.mu.Unlock()
+	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	if !st.Init && t.seq <= st.Base {
+		// Nothing changed in the tenant since the last round: the common,
+		// cheap case a no-change cycle relies on.
+		return c.deltaPage(st, nil, false)
+	}
 
 	var want map[string]bool
 	if st.IDs != nil {
