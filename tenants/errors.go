@@ -279,10 +279,13 @@ func deref(p *string) string {
 }
 
 // IsFatal reports whether err stops a whole pair rather than one user:
-// credential failures, 401 and 403 (retrying will not help until someone
-// fixes the configuration, the secret or the app's permissions).
+// credential failures and 401 (retrying will not help until someone fixes
+// the configuration or the secret). A 403 is not fatal: Graph refuses
+// writes to some users (those holding admin roles) while allowing the
+// rest, so it parks that user; an app missing a permission outright fails
+// every user and the pair's failure ratio puts it in quarantine.
 func IsFatal(err error) bool {
-	return isCredentialError(err) || IsUnauthorized(err) || IsForbidden(err)
+	return isCredentialError(err) || IsUnauthorized(err)
 }
 
 // Errors classifies Graph errors for callers that take the classification

@@ -54,13 +54,13 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	defer a.Close()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tCOUNTS\tLAST ERROR")
-	for _, p := range a.pairs {
-		st, err := a.store.Status(ctx, p.PairName)
+	for _, p := range a.Pairs {
+		st, err := a.Store.Status(ctx, p.PairName)
 		if err != nil {
 			e.errorf("status of %s: %v", p.PairName, err)
 			return exitFailures
 		}
-		n, err := a.store.Count(ctx, p.PairName)
+		n, err := a.Store.Count(ctx, p.PairName)
 		if err != nil {
 			e.errorf("count of %s: %v", p.PairName, err)
 			return exitFailures
@@ -105,7 +105,7 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	defer a.Close()
 	ids := []string(users)
 	if len(ids) == 0 {
-		staged, err := a.store.Staged(ctx, *pair)
+		staged, err := a.Store.Staged(ctx, *pair)
 		if err != nil {
 			e.errorf("%v", err)
 			return exitFailures
@@ -119,7 +119,7 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	if by == "" {
 		by = "admin"
 	}
-	n, err := a.store.Decide(ctx, *pair, d, by, ids...)
+	n, err := a.Store.Decide(ctx, *pair, d, by, ids...)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailures
@@ -147,20 +147,20 @@ func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 	}
 	defer a.Close()
 	if *quarantine {
-		if err := a.store.ClearQuarantine(ctx, *pair); err != nil {
+		if err := a.Store.ClearQuarantine(ctx, *pair); err != nil {
 			e.errorf("%v", err)
 			return exitFailures
 		}
 		fmt.Fprintf(e.stdout, "%s: quarantine lifted\n", *pair)
 	}
 	if *watermark || *dropMap {
-		lease, err := a.store.Acquire(ctx, *pair, a.cfg.Worker.LeaseTTL.Duration)
+		lease, err := a.Store.Acquire(ctx, *pair, a.Config.Worker.LeaseTTL.Duration)
 		if err != nil {
 			e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
 			return exitFailures
 		}
 		defer lease.Release(context.WithoutCancel(ctx))
-		if err := a.store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: *dropMap}); err != nil {
+		if err := a.Store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: *dropMap}); err != nil {
 			e.errorf("%v", err)
 			return exitFailures
 		}
@@ -195,7 +195,7 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	defer a.Close()
 	if sub == "export" {
 		enc := json.NewEncoder(e.stdout)
-		err := a.store.Scan(ctx, *pair, func(page []guestmap.Entry) error {
+		err := a.Store.Scan(ctx, *pair, func(page []guestmap.Entry) error {
 			for _, en := range page {
 				if err := enc.Encode(en); err != nil {
 					return err
@@ -209,8 +209,8 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		}
 		return exitOK
 	}
-	p := a.pair(*pair)
-	lease, err := a.store.Acquire(ctx, *pair, a.cfg.Worker.LeaseTTL.Duration)
+	p := a.Pair(*pair)
+	lease, err := a.Store.Acquire(ctx, *pair, a.Config.Worker.LeaseTTL.Duration)
 	if err != nil {
 		e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
 		return exitFailures
@@ -225,7 +225,7 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 			return yield(facts)
 		})
 	}
-	res, err := guestmap.Rebuild(ctx, a.store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: *drop})
+	res, err := guestmap.Rebuild(ctx, a.Store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: *drop})
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailures
@@ -268,7 +268,7 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		return code
 	}
 	defer a.Close()
-	recs, err := a.store.Logs(ctx, q)
+	recs, err := a.Store.Logs(ctx, q)
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailures

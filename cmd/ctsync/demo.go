@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants"
 	"github.com/ctsync/ctsync/tenants/graphsim"
@@ -45,7 +46,7 @@ type demo struct {
 	e   *env
 	out io.Writer
 	srv *graphsim.Server
-	app *app
+	app *app.App
 }
 
 func (d *demo) run(ctx context.Context, users int, seed int64, keep string, verbose, realistic bool) error {
@@ -102,7 +103,7 @@ func (d *demo) run(ctx context.Context, users int, seed int64, keep string, verb
 	if err != nil {
 		return err
 	}
-	a, err := wireWith(cfg, "", log, store, adjust)
+	a, err := app.Wire(ctx, cfg, app.Options{Log: log, Store: store, AdjustTenant: adjust})
 	if err != nil {
 		store.Close()
 		return err
@@ -136,7 +137,7 @@ func (d *demo) run(ctx context.Context, users int, seed int64, keep string, verb
 func (d *demo) cycle(ctx context.Context, title string) error {
 	fmt.Fprintln(d.out, title)
 	start := time.Now()
-	reports := d.app.runner().Once(ctx)
+	reports := d.app.Runner().Once(ctx)
 	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "   pair\tcreated\tadopted\tupdated\tdisabled\tdeleted\trestored\tskipped\tunchanged\tfailed\t")
 	failed := 0

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/ctsync/ctsync/internal/app"
+	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
@@ -88,26 +89,8 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 var simTenantNames = []string{"contoso", "fabrikam", "northwind", "tailspin", "woodgrove", "adatum"}
 
 // writeSimConfig writes a ctsync configuration for a full mesh of the
-// simulated tenants: secrets stay in the simulator's files under stateDir,
-// referenced by path, and the store is the embedded one in stateDir.
+// simulated tenants, with the embedded store in stateDir.
 func writeSimConfig(path string, srv *graphsim.Server, stateDir string) error {
-	info := srv.Info()
-	storePath := filepath.Join(stateDir, "ctsync.db")
-	var b strings.Builder
-	fmt.Fprintf(&b, "# ctsync configuration for the simulator at %s (written by ctsync sim)\n\n", info.Authority)
-	fmt.Fprintf(&b, "[store]\npath = %q\n\n[worker]\ninterval = \"1m\"\n", storePath)
-	for _, t := range info.Tenants {
-		fmt.Fprintf(&b, "\n[[tenant]]\nname = %q\ntenant_id = %q\ndomain = %q\nclient_id = %q\n", t.Name, t.TenantID, t.Domain, t.ClientID)
-		fmt.Fprintf(&b, "credential = \"client_secret\"\nclient_secret_file = %q\n", srv.SecretFile(t.Name))
-		fmt.Fprintf(&b, "authority_host = %q\ngraph_base_url = %q\nca_file = %q\n", info.Authority, info.Graph, info.CAFile)
-	}
-	for _, s := range info.Tenants {
-		for _, t := range info.Tenants {
-			if s.Name == t.Name {
-				continue
-			}
-			fmt.Fprintf(&b, "\n[[pair]]\nname = \"%s-to-%s\"\nsource = %q\ntarget = %q\nexisting_guest = \"adopt\"\n  [pair.scope]\n  all_members = true\n", s.Name, t.Name, s.Name, t.Name)
-		}
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
+	toml := app.SimConfig(srv, config.Store{Path: filepath.Join(stateDir, "ctsync.db")}, `existing_guest = "adopt"`)
+	return os.WriteFile(path, []byte(toml), 0o600)
 }

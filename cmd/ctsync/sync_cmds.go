@@ -38,7 +38,7 @@ func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		return code
 	}
 	defer a.Close()
-	reports := a.runner().Once(ctx)
+	reports := a.Runner().Once(ctx)
 	printReports(e.stdout, reports)
 	for _, r := range reports {
 		if r.Failed() {
@@ -92,7 +92,7 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 		return code
 	}
 	defer a.Close()
-	r := a.runner()
+	r := a.Runner()
 	m := newMetrics()
 	r.OnReport = m.observe
 
@@ -105,23 +105,23 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 			case <-ctx.Done():
 				return
 			case <-hup:
-				a.log.Info("SIGHUP: syncing every pair now")
+				a.Log.Info("SIGHUP: syncing every pair now")
 				r.SyncNow()
 			}
 		}
 	}()
-	if addr := a.cfg.Worker.Listen; addr != "" {
+	if addr := a.Config.Worker.Listen; addr != "" {
 		srv, err := serveHTTP(addr, r, m)
 		if err != nil {
 			e.errorf("listen on %s: %v", addr, err)
 			return exitUsage
 		}
 		defer srv.Close()
-		a.log.Info("serving /metrics, /healthz and POST /sync", "addr", addr)
+		a.Log.Info("serving /metrics, /healthz and POST /sync", "addr", addr)
 	}
-	a.log.Info("ctsync running", "pairs", len(a.pairs), "interval", a.cfg.Worker.Interval.Duration)
+	a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
 	r.Run(ctx)
-	a.log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
+	a.Log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
 	return exitOK
 }
 
@@ -161,7 +161,7 @@ func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	}
 	defer a.Close()
 	failed := false
-	for _, p := range a.pairs {
+	for _, p := range a.Pairs {
 		pl, err := p.Plan(ctx)
 		if err != nil {
 			e.errorf("%v", err)
@@ -196,7 +196,7 @@ func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 		return code
 	}
 	defer a.Close()
-	_, err := a.pair(*pair).Provision(ctx, *user, func(s worker.Step) {
+	_, err := a.Pair(*pair).Provision(ctx, *user, func(s worker.Step) {
 		if s.Err != nil {
 			fmt.Fprintf(e.stdout, "%-8s FAILED: %v\n", s.Name, s.Err)
 			return

@@ -1,4 +1,7 @@
-package main
+// Package app wires a loaded configuration into running parts: the store,
+// one Graph client per tenant, and one worker per enabled pair. The CLI
+// and the end-to-end tests build ctsync the same way through it.
+package app
 
 import (
 	"context"
@@ -17,50 +20,48 @@ import (
 	"github.com/ctsync/ctsync/tenants"
 )
 
-// app is a loaded configuration wired into running parts: the store, one
+// App is a loaded configuration wired into running parts: the store, one
 // Graph client per tenant, and one worker per enabled pair.
-type app struct {
-	cfg     *config.Config
-	store   guestmap.Store
-	clients map[string]*tenants.Client
-	pairs   []*worker.Pair
-	log     *slog.Logger
+type App struct {
+	Config  *config.Config
+	Store   guestmap.Store
+	Clients map[string]*tenants.Client // by tenant name
+	Pairs   []*worker.Pair
+	Log     *slog.Logger
 }
 
-// openApp loads the configuration and wires it. onlyPair, when set, keeps
-// that pair alone (and fails when it does not exist).
-func openApp(ctx context.Context, e *env, path, onlyPair string) (*app, int) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return nil, exitUsage
-	}
-	if onlyPair != "" && cfg.Pair(onlyPair) == nil {
-		e.errorf("no pair %q in %s", onlyPair, path)
-		return nil, exitUsage
-	}
-	a, err := wire(ctx, cfg, onlyPair, e.logger())
-	if err != nil {
-		e.errorf("%v", err)
-		return nil, exitFailures
-	}
-	return a, exitOK
+// Options adjust how an App is wired. The zero value wires everything as
+// the configuration says.
+type Options struct {
+	// OnlyPair keeps that pair alone.
+	OnlyPair string
+	// Log receives the workers' structured log (default slog.Default()).
+	Log *slog.Logger
+	// Store, when set, is used (and owned) instead of opening the
+	// configured one.
+	Store guestmap.Store
+	// AdjustTenant amends each tenant's Graph settings (the demo lifts the
+	// pacer for the exact simulator, which never throttles).
+	AdjustTenant func(*tenants.Config)
 }
 
-// wire builds the app from a validated configuration.
-func wire(ctx context.Context, cfg *config.Config, onlyPair string, log *slog.Logger) (*app, error) {
-	store, err := openStore(ctx, cfg.Store)
-	if err != nil {
-		return nil, err
+// Wire builds the App from a validated configuration.
+func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
+	if opts.OnlyPair != "" && cfg.Pair(opts.OnlyPair) == nil {
+		return nil, fmt.Errorf("no pair %q in %s", opts.OnlyPair, cfg.File)
 	}
-	return wireWith(cfg, onlyPair, log, store, nil)
-}
-
-// wireWith builds the app around an open store, which it then owns.
-// adjust, when set, amends each tenant's Graph settings (the demo lifts
-// the pacer for the exact simulator, which never throttles).
-func wireWith(cfg *config.Config, onlyPair string, log *slog.Logger, store guestmap.Store, adjust func(*tenants.Config)) (*app, error) {
-	a := &app{cfg: cfg, store: store, clients: map[string]*tenants.Client{}, log: log}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	store := opts.Store
+	if store == nil {
+		var err error
+		if store, err = OpenStore(ctx, cfg.Store); err != nil {
+			return nil, err
+		}
+	}
+	onlyPair, log, adjust := opts.OnlyPair, opts.Log, opts.AdjustTenant
+	a := &App{Config: cfg, Store: store, Clients: map[string]*tenants.Client{}, Log: log}
 	for _, t := range cfg.Tenants {
 		tc := tenantConfig(t)
 		if adjust != nil {
@@ -71,7 +72,7 @@ func wireWith(cfg *config.Config, onlyPair string, log *slog.Logger, store guest
 			a.Close()
 			return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
 		}
-		a.clients[t.Name] = c
+		a.Clients[t.Name] = c
 	}
 	limiters := worker.NewLimiters(cfg.Worker.ConcurrencyPerTarget)
 	for _, pc := range cfg.Pairs {
@@ -83,8 +84,8 @@ func wireWith(cfg *config.Config, onlyPair string, log *slog.Logger, store guest
 			a.Close()
 			return nil, err // validated already; kept for safety
 		}
-		src, dst := a.clients[pc.Source], a.clients[pc.Target]
-		a.pairs = append(a.pairs, &worker.Pair{
+		src, dst := a.Clients[pc.Source], a.Clients[pc.Target]
+		a.Pairs = append(a.Pairs, &worker.Pair{
 			PairName:              pc.Name,
 			SourceTenantID:        cfg.Tenant(pc.Source).TenantID,
 			Source:                src.Source(),
@@ -106,24 +107,24 @@ func wireWith(cfg *config.Config, onlyPair string, log *slog.Logger, store guest
 	return a, nil
 }
 
-// runner returns a Runner over the app's pairs.
-func (a *app) runner() *worker.Runner {
-	cyclers := make([]worker.Cycler, len(a.pairs))
-	for i, p := range a.pairs {
+// Runner returns a Runner over the app's pairs.
+func (a *App) Runner() *worker.Runner {
+	cyclers := make([]worker.Cycler, len(a.Pairs))
+	for i, p := range a.Pairs {
 		cyclers[i] = p
 	}
 	return &worker.Runner{
 		Pairs:              cyclers,
-		Interval:           a.cfg.Worker.Interval.Duration,
-		QuarantineInterval: a.cfg.Worker.QuarantineInterval.Duration,
-		CycleTimeout:       a.cfg.Worker.CycleTimeout.Duration,
-		Log:                a.log,
+		Interval:           a.Config.Worker.Interval.Duration,
+		QuarantineInterval: a.Config.Worker.QuarantineInterval.Duration,
+		CycleTimeout:       a.Config.Worker.CycleTimeout.Duration,
+		Log:                a.Log,
 	}
 }
 
-// pair returns the wired pair named name, or nil.
-func (a *app) pair(name string) *worker.Pair {
-	for _, p := range a.pairs {
+// Pair returns the wired pair named name, or nil.
+func (a *App) Pair(name string) *worker.Pair {
+	for _, p := range a.Pairs {
 		if p.PairName == name {
 			return p
 		}
@@ -132,14 +133,14 @@ func (a *app) pair(name string) *worker.Pair {
 }
 
 // Close releases the store.
-func (a *app) Close() {
-	if a.store != nil {
-		_ = a.store.Close()
+func (a *App) Close() {
+	if a.Store != nil {
+		_ = a.Store.Close()
 	}
 }
 
-// openStore opens Redis or the embedded store as configured.
-func openStore(ctx context.Context, s config.Store) (guestmap.Store, error) {
+// OpenStore opens Redis or the embedded store as configured.
+func OpenStore(ctx context.Context, s config.Store) (guestmap.Store, error) {
 	if s.Path != "" {
 		st, err := guestmap.Open(ctx, s.Path, guestmap.Options{})
 		if err != nil {
