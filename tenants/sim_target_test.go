@@ -88,6 +88,19 @@ func TestSimTargetLifecycle(t *testing.T) {
 	if err := tg.Update(ctx, id, map[string]any{"jobTitle": "x"}); !IsNotFound(err) {
 		t.Fatalf("update after hard delete: %v", err)
 	}
+
+	// A live user is purged in one call (soft delete, then purge).
+	live, err := tg.Invite(ctx, directory.Invitation{Email: "live@contoso.com", RedirectURL: "https://myapplications.microsoft.com"})
+	must(t, err)
+	must(t, tg.HardDelete(ctx, live))
+	if _, ok := ten.User(live); ok {
+		t.Fatalf("hard-deleted live user still exists")
+	}
+	for _, d := range ten.DeletedUsers() {
+		if d.ID == live {
+			t.Fatalf("hard-deleted live user is in deleted items")
+		}
+	}
 }
 
 // TestSimEscaping: a mail with a quote is found; a value crafted to widen

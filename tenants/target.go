@@ -281,9 +281,15 @@ func (t *Target) Restore(ctx context.Context, id string) error {
 	})
 }
 
-// HardDelete removes a soft-deleted user for good.
+// HardDelete removes a user for good: a live user is soft-deleted first
+// (Graph only purges from deleted items), then purged. A user already in
+// deleted items skips the first step; one already purged answers
+// IsNotFound, which callers take as done.
 func (t *Target) HardDelete(ctx context.Context, id string) error {
 	c := t.c
+	if err := t.SoftDelete(ctx, id); err != nil && !IsNotFound(err) {
+		return err
+	}
 	return c.call(ctx, "DELETE /directory/deletedItems/{id}", callOpts{goneIsDone: true}, func(ctx context.Context) error {
 		return t.deletedItem(id).Delete(ctx, nil)
 	})
