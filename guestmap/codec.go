@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"github.com/ctsync/ctsync/internal/directory"
 	"time"
 )
 
@@ -105,7 +106,7 @@ func appendID(b []byte, id string) []byte {
 }
 
 func appendStamp(b []byte, stamp, sourceID string) []byte {
-	if tenant, src, ok := ParseStamp(stamp); ok && src == sourceID {
+	if tenant, src, ok := directory.ParseStamp(stamp); ok && src == sourceID {
 		if g, ok := parseGUID(tenant); ok {
 			return append(append(b, tagStamp), g[:]...)
 		}
@@ -196,7 +197,7 @@ func (d *decoder) id() string {
 func (d *decoder) stamp(sourceID string) string {
 	if len(d.b) > 0 && d.b[0] == tagStamp {
 		d.take(1)
-		return MakeStamp(formatGUID(d.take(16)), sourceID)
+		return directory.Stamp(formatGUID(d.take(16)), sourceID)
 	}
 	return d.id()
 }

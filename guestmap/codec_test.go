@@ -2,6 +2,7 @@ package guestmap
 
 import (
 	"errors"
+	"github.com/ctsync/ctsync/internal/directory"
 	"testing"
 	"time"
 )
@@ -11,9 +12,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		sampleEntry(42),
 		{SourceID: "x", State: StateParked},
 		{SourceID: "ABCDEF01-0000-4000-8000-000000000001", GuestID: "ABCDEF01-0000-4000-8000-000000000002",
-			Stamp: MakeStamp("ABCDEF01-0000-4000-8000-000000000003", "ABCDEF01-0000-4000-8000-000000000001"),
+			Stamp: directory.Stamp("ABCDEF01-0000-4000-8000-000000000003", "ABCDEF01-0000-4000-8000-000000000001"),
 			State: StateDisabled, Attempts: 1000, NextRetry: time.Unix(-5, 0).UTC(), LastError: "é ∑"},
-		{SourceID: guid(1, 1), Stamp: MakeStamp(tenantA, guid(1, 2)), State: StateStaged}, // stamp of another user
+		{SourceID: guid(1, 1), Stamp: directory.Stamp(tenantA, guid(1, 2)), State: StateStaged}, // stamp of another user
 	} {
 		got, err := decodeEntry(e.SourceID, encodeEntry(&e))
 		if err != nil || got != e {
@@ -32,30 +33,13 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-func TestHashAttrs(t *testing.T) {
-	a := map[string]any{"displayName": "A", "manager": nil, "otherMails": []string{"x"}, "accountEnabled": true}
-	b := map[string]any{"accountEnabled": true, "otherMails": []string{"x"}, "manager": nil, "displayName": "A"}
-	if HashAttrs(a) != HashAttrs(b) {
-		t.Error("order changes the hash")
-	}
-	for _, c := range []map[string]any{
-		{"displayName": "A", "otherMails": []string{"x"}, "accountEnabled": true},
-		{"displayName": "A", "manager": "", "otherMails": []string{"x"}, "accountEnabled": true},
-		{"displayName": "A", "manager": nil, "otherMails": []string{"x"}, "accountEnabled": "true"},
-	} {
-		if HashAttrs(c) == HashAttrs(a) {
-			t.Errorf("%v hashes like %v", c, a)
-		}
-	}
-}
-
 func TestParseStamp(t *testing.T) {
-	tn, id, ok := ParseStamp(MakeStamp("t", "s"))
+	tn, id, ok := directory.ParseStamp(directory.Stamp("t", "s"))
 	if !ok || tn != "t" || id != "s" {
 		t.Error("round trip")
 	}
 	for _, bad := range []string{"", "ctsync:", "ctsync:t", "ctsync::s", "other:t:s"} {
-		if _, _, ok := ParseStamp(bad); ok {
+		if _, _, ok := directory.ParseStamp(bad); ok {
 			t.Errorf("%q parsed", bad)
 		}
 	}

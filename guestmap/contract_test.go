@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctsync/ctsync/internal/directory"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,7 @@ func guid(kind, i int) string {
 func sampleEntry(i int) Entry {
 	src := guid(1, i)
 	return Entry{
-		SourceID: src, GuestID: guid(2, i), Stamp: MakeStamp(tenantA, src),
+		SourceID: src, GuestID: guid(2, i), Stamp: directory.Stamp(tenantA, src),
 		AttrHash: uint64(i) * 0x9e3779b97f4a7c15, State: StateActive,
 		ManagerSourceID: guid(1, i+1), GuestUPN: fmt.Sprintf("user%d_contoso.com#EXT#@fabrikam.onmicrosoft.com", i),
 		Created: time.Unix(1_700_000_000, 0).UTC(), Updated: time.Unix(1_700_000_100, 0).UTC(),
@@ -605,9 +606,9 @@ func testRebuild(t *testing.T, open opener) {
 		{GuestID: keep.GuestID, Stamp: keep.Stamp, Disabled: true},
 		{SourceID: moved.SourceID, GuestID: "new-guest", Stamp: moved.Stamp},
 		{GuestID: "dup", Stamp: keep.Stamp},
-		{GuestID: "g9", Stamp: MakeStamp("99999999-2222-3333-4444-555555555555", "x")},
+		{GuestID: "g9", Stamp: directory.Stamp("99999999-2222-3333-4444-555555555555", "x")},
 		{GuestID: "g10", Stamp: "garbage"},
-		{GuestID: guid(2, 5), Stamp: MakeStamp(tenantA, guid(1, 5)), GuestUPN: "u5@x"},
+		{GuestID: guid(2, 5), Stamp: directory.Stamp(tenantA, guid(1, 5)), GuestUPN: "u5@x"},
 	}
 	pages := func(yield func([]Fact) error) error {
 		if err := yield(facts[:3]); err != nil {
@@ -635,7 +636,7 @@ func testRebuild(t *testing.T, open opener) {
 	if _, ok := got[deleted.SourceID]; !ok {
 		t.Error("soft-deleted entry dropped")
 	}
-	if g := got[guid(1, 5)]; g.GuestUPN != "u5@x" || g.Stamp != MakeStamp(tenantA, guid(1, 5)) {
+	if g := got[guid(1, 5)]; g.GuestUPN != "u5@x" || g.Stamp != directory.Stamp(tenantA, guid(1, 5)) {
 		t.Errorf("new entry %+v", g)
 	}
 	// Drop: everything comes from the facts alone.

@@ -13,7 +13,7 @@
 //     the same file is refused with [ErrStoreLocked].
 //
 // The map is an index, not the truth: every guest carries a stamp
-// (see [MakeStamp]) and [Rebuild] recreates a pair's map from the stamps
+// (see directory.Stamp) and [Rebuild] recreates a pair's map from the stamps
 // found in the target tenant.
 //
 // # Pairs, leases and fencing

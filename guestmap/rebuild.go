@@ -3,6 +3,7 @@ package guestmap
 import (
 	"context"
 	"fmt"
+	"github.com/ctsync/ctsync/internal/directory"
 	"strings"
 	"time"
 )
@@ -111,7 +112,7 @@ func Rebuild(ctx context.Context, s Store, lease *Lease, pages FactPages, opts R
 // entryFromFact builds the entry a fact stands for, keeping what the old
 // entry knew when it names the same guest.
 func entryFromFact(f Fact, tenant string, old map[string]Entry) (Entry, bool) {
-	t, src, ok := ParseStamp(f.Stamp)
+	t, src, ok := directory.ParseStamp(f.Stamp)
 	if !ok || f.GuestID == "" || (tenant != "" && !strings.EqualFold(t, tenant)) {
 		return Entry{}, false
 	}

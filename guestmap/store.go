@@ -157,9 +157,9 @@ type Entry struct {
 	// GuestID is the guest's object ID in the target; may be empty for a
 	// parked entry whose invitation failed.
 	GuestID string `json:"guestId,omitempty"`
-	// Stamp is the value written on the guest (see MakeStamp).
+	// Stamp is the value written on the guest (see directory.Stamp).
 	Stamp string `json:"stamp,omitempty"`
-	// AttrHash is HashAttrs of the attributes last written to the guest,
+	// AttrHash is the hash (policy.Hash) of the attributes last written to the guest,
 	// so an unchanged user costs no Graph write.
 	AttrHash uint64 `json:"attrHash,omitempty"`
 	// State is the guest's lifecycle state.

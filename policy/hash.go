@@ -3,7 +3,6 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"math"
@@ -16,9 +15,9 @@ import (
 // map's iteration order, so an unchanged user costs no write. Keys are
 // sorted and each value is written in a canonical, type-tagged,
 // length-prefixed encoding; null, "" and an empty collection hash alike
-// (Graph treats them as the same absence). The result is 32 hex
-// characters (128 bits of SHA-256).
-func Hash(attrs map[string]any) string {
+// (Graph treats them as the same absence). The result is the first 64
+// bits of SHA-256: the map keeps it per user, so it stays small.
+func Hash(attrs map[string]any) uint64 {
 	keys := make([]string, 0, len(attrs))
 	for k := range attrs {
 		keys = append(keys, k)
@@ -30,8 +29,7 @@ func Hash(attrs map[string]any) string {
 		writeStr(h, &buf, k)
 		writeValue(h, &buf, attrs[k])
 	}
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	return binary.BigEndian.Uint64(h.Sum(nil)[:8])
 }
 
 func writeStr(h hash.Hash, buf *[8]byte, s string) {

@@ -86,19 +86,4 @@ func TestSelectFor(t *testing.T) {
 	}
 }
 
-func TestStamp(t *testing.T) {
-	s := Stamp("tid", "oid")
-	if s != "ctsync:tid:oid" {
-		t.Fatal(s)
-	}
-	if a, b, ok := ParseStamp(s); !ok || a != "tid" || b != "oid" {
-		t.Fatal(a, b, ok)
-	}
-	for _, bad := range []string{"", "ctsync:", "ctsync:x", "other:a:b", "ctsync::b"} {
-		if _, _, ok := ParseStamp(bad); ok {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
 func ptr[T any](v T) *T { return &v }

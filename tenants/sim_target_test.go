@@ -24,7 +24,7 @@ func TestSimTargetLifecycle(t *testing.T) {
 	if st := s.Stats().Tenant("fabrikam"); st.Invitations != 1 {
 		t.Fatalf("invitations %d", st.Invitations)
 	}
-	stamp := Stamp("src-tenant", "src-object")
+	stamp := directory.Stamp("src-tenant", "src-object")
 	must(t, tg.Update(ctx, id, map[string]any{tg.StampAttribute(): stamp, "jobTitle": "Engineer", "department": "R&D"}))
 
 	found, err := tg.FindByStamp(ctx, stamp)
@@ -33,7 +33,7 @@ func TestSimTargetLifecycle(t *testing.T) {
 		found[0].Str("extensionAttribute15") != stamp {
 		t.Fatalf("by stamp: %+v", found)
 	}
-	if none, err := tg.FindByStamp(ctx, Stamp("src-tenant", "other")); err != nil || len(none) != 0 {
+	if none, err := tg.FindByStamp(ctx, directory.Stamp("src-tenant", "other")); err != nil || len(none) != 0 {
 		t.Fatalf("other stamp: %v %v", none, err)
 	}
 	byMail, err := tg.FindByMail(ctx, "ann@contoso.com")
@@ -114,7 +114,7 @@ func TestSimEscaping(t *testing.T) {
 	must(t, err)
 	for _, n := range []string{"y", "z"} {
 		_, err := ten.AddUser(map[string]any{"displayName": "User " + n, "mail": n + "@contoso.com",
-			"extensionAttribute15": Stamp("t", n)})
+			"extensionAttribute15": directory.Stamp("t", n)})
 		must(t, err)
 	}
 	tg := simClient(t, s, "fabrikam", nil).Target()
@@ -155,10 +155,10 @@ func TestSimNotFoundAfterInvite(t *testing.T) {
 	tg := c.Target()
 	id, err := tg.Invite(ctx, directory.Invitation{Email: "bo@contoso.com"})
 	must(t, err)
-	must(t, tg.Update(ctx, id, map[string]any{tg.StampAttribute(): Stamp("t", "bo")}))
+	must(t, tg.Update(ctx, id, map[string]any{tg.StampAttribute(): directory.Stamp("t", "bo")}))
 	u, err := tg.Get(ctx, id, []string{tg.StampAttribute()})
 	must(t, err)
-	if u.Str(tg.StampAttribute()) != Stamp("t", "bo") {
+	if u.Str(tg.StampAttribute()) != directory.Stamp("t", "bo") {
 		t.Fatalf("%+v", u)
 	}
 	if n := s.Stats().Tenant("fabrikam").Routes["PATCH /users/{id}"]; n < 2 {

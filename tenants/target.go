@@ -3,7 +3,6 @@ package tenants
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/ctsync/ctsync/internal/directory"
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -13,29 +12,8 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
-// StampPrefix starts every ctsync stamp.
-const StampPrefix = "ctsync:"
-
 // DefaultRedirectURL is used when an Invitation has no RedirectURL.
 const DefaultRedirectURL = "https://myapplications.microsoft.com"
-
-// Stamp returns the stamp ctsync writes on the guest of a source user.
-func Stamp(sourceTenantID, sourceObjectID string) string {
-	return StampPrefix + sourceTenantID + ":" + sourceObjectID
-}
-
-// ParseStamp splits a stamp into source tenant and object ID.
-func ParseStamp(s string) (sourceTenantID, sourceObjectID string, ok bool) {
-	rest, ok := strings.CutPrefix(s, StampPrefix)
-	if !ok {
-		return "", "", false
-	}
-	t, o, ok := strings.Cut(rest, ":")
-	if !ok || t == "" || o == "" {
-		return "", "", false
-	}
-	return t, o, true
-}
 
 // Target is a tenant as a sync target: the guests ctsync creates, adopts,
 // updates and removes.
@@ -67,7 +45,7 @@ func (t *Target) FindByStamp(ctx context.Context, stamp string) ([]directory.Use
 // Stamped streams every user carrying a ctsync stamp, a page at a time
 // (to rebuild the map from the target, the truth).
 func (t *Target) Stamped(ctx context.Context, page func([]directory.User) error) error {
-	f := "startsWith(" + propExtAttrs + "/" + t.c.cfg.StampAttribute + "," + ODataString(StampPrefix) + ")"
+	f := "startsWith(" + propExtAttrs + "/" + t.c.cfg.StampAttribute + "," + ODataString(directory.StampPrefix) + ")"
 	return t.list(ctx, "GET /users?$filter=stamped", f, true, page)
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/ctsync/ctsync/internal/directory"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,7 +159,7 @@ func (h *harness) addMember(t *graphsim.Tenant, attrs map[string]any) string {
 
 // guest returns the target user stamped for a source user.
 func (h *harness) guest(sourceID string) (graphsim.User, bool) {
-	stamp := guestmap.MakeStamp(h.src.ID(), sourceID)
+	stamp := directory.Stamp(h.src.ID(), sourceID)
 	for _, u := range h.dst.Users() {
 		if u.Attrs["extensionAttribute15"] == stamp {
 			return u, true
@@ -174,7 +175,7 @@ func (h *harness) guest(sourceID string) (graphsim.User, bool) {
 
 // stamped counts the target users carrying a source user's stamp.
 func (h *harness) stamped(sourceID string) int {
-	stamp := guestmap.MakeStamp(h.src.ID(), sourceID)
+	stamp := directory.Stamp(h.src.ID(), sourceID)
 	n := 0
 	for _, u := range append(h.dst.Users(), h.dst.DeletedUsers()...) {
 		if u.Attrs["extensionAttribute15"] == stamp {

@@ -1,24 +1,22 @@
 package plan
 
 import (
-	"encoding/json"
-	"hash/fnv"
 	"reflect"
 
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/policy"
 )
 
-// Hash is the stable hash of a desired attribute set (plus the manager in
-// source terms, since the guest ID of a manager can change when the
-// manager is recreated). encoding/json writes map keys sorted, so the hash
-// is independent of map order.
+// Hash is the stable hash of a desired attribute set, with the manager in
+// source terms: whether the manager's guest exists yet, or was recreated
+// under another ID, does not change what the source asked for.
 func Hash(set map[string]any, managerSourceID string) uint64 {
-	h := fnv.New64a()
-	b, _ := json.Marshal(set)
-	h.Write(b)
-	h.Write([]byte{0})
-	h.Write([]byte(managerSourceID))
-	return h.Sum64()
+	withManager := make(map[string]any, len(set)+1)
+	for k, v := range set {
+		withManager[k] = v
+	}
+	withManager[directory.PropManager] = managerSourceID
+	return policy.Hash(withManager)
 }
 
 // Narrow keeps in c.Set only the properties whose value differs from the

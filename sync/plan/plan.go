@@ -29,9 +29,9 @@ package plan
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/policy"
 )
 
 // Action is what a change does to the target.
@@ -366,35 +366,23 @@ func dedupe(users []directory.User) []directory.User {
 	return out
 }
 
-// duplicateMails finds in-scope users sharing a mail (case-insensitive) and
-// returns the reason to skip each. Entra silently links both to one guest;
-// ctsync syncs neither and says why.
+// duplicateMails finds in-scope users sharing a mail and returns the
+// reason to skip each. Entra silently links both to one guest; ctsync
+// syncs neither and says why.
 func duplicateMails(pol Policy, users []directory.User) map[string]string {
-	byMail := map[string][]directory.User{}
+	var inScope []directory.User
 	for _, u := range users {
-		mail := strings.ToLower(strings.TrimSpace(u.Str(directory.PropMail)))
-		if mail == "" || u.Removed != directory.NotRemoved {
+		if u.Removed != directory.NotRemoved {
 			continue
 		}
-		if in, _ := pol.InScope(u); !in {
-			continue
+		if in, _ := pol.InScope(u); in {
+			inScope = append(inScope, u)
 		}
-		byMail[mail] = append(byMail[mail], u)
 	}
 	out := map[string]string{}
-	for mail, us := range byMail {
-		if len(us) < 2 {
-			continue
-		}
-		for _, u := range us {
-			var others []string
-			for _, o := range us {
-				if o.ID != u.ID {
-					others = append(others, who(o)+" ("+o.ID+")")
-				}
-			}
-			sort.Strings(others)
-			out[u.ID] = fmt.Sprintf("duplicate mail %s, shared with %s: neither is synced until one changes", mail, strings.Join(others, ", "))
+	for _, d := range policy.DuplicateMails(inScope, func(u directory.User) string { return u.ID }) {
+		for _, id := range d.IDs {
+			out[id] = "duplicate mail: " + d.Reason
 		}
 	}
 	return out

@@ -270,8 +270,8 @@ func (c *cycle) match(ctx context.Context, ch plan.Change, stamp string, invited
 	var free []directory.User
 	for _, g := range found {
 		other := g.Str(p.StampAttribute)
-		if strings.HasPrefix(other, guestmap.StampPrefix) {
-			_, src, _ := guestmap.ParseStamp(other)
+		if strings.HasPrefix(other, directory.StampPrefix) {
+			_, src, _ := directory.ParseStamp(other)
 			return "", "", fmt.Errorf("mail %s already belongs to guest %s, synced for source user %s: two source users share this mail", mail, g.ID, src)
 		}
 		free = append(free, g)

@@ -44,7 +44,7 @@ func (p *Pair) Name() string { return p.PairName }
 
 // Stamp returns the stamp value of a source user's guest.
 func (p *Pair) Stamp(sourceID string) string {
-	return guestmap.MakeStamp(p.SourceTenantID, sourceID)
+	return directory.Stamp(p.SourceTenantID, sourceID)
 }
 
 func (p *Pair) now() time.Time {
