@@ -91,6 +91,6 @@ var simTenantNames = []string{"contoso", "fabrikam", "northwind", "tailspin", "w
 // writeSimConfig writes a ctsync configuration for a full mesh of the
 // simulated tenants, with the embedded store in stateDir.
 func writeSimConfig(path string, srv *graphsim.Server, stateDir string) error {
-	toml := app.SimConfig(srv, config.Store{Path: filepath.Join(stateDir, "ctsync.db")}, `existing_guest = "adopt"`)
+	toml := app.SimConfig(srv, config.Store{Path: filepath.Join(stateDir, "ctsync.db")}, "")
 	return os.WriteFile(path, []byte(toml), 0o600)
 }

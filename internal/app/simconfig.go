@@ -8,12 +8,19 @@ import (
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
+// DefaultSimPair is the policy SimConfig gives every pair: all members,
+// adopting guests that already exist.
+const DefaultSimPair = "existing_guest = \"adopt\"\n[pair.scope]\nall_members = true\n"
+
 // SimConfig returns a ctsync configuration (TOML) for a full mesh of the
-// simulator's tenants: every tenant syncs all its members into every
-// other. Secrets stay in the simulator's files, referenced by path.
-// extraPair, when not empty, is added to every [[pair]] (settings such as
-// existing_guest = "adopt", or tables such as [pair.lifecycle]).
-func SimConfig(srv *graphsim.Server, store config.Store, extraPair string) string {
+// simulator's tenants, every tenant syncing into every other. Secrets stay
+// in the simulator's files, referenced by path. pairPolicy is the TOML of
+// each pair after its name, source and target (DefaultSimPair when
+// empty): settings, then tables such as [pair.scope] and [pair.lifecycle].
+func SimConfig(srv *graphsim.Server, store config.Store, pairPolicy string) string {
+	if pairPolicy == "" {
+		pairPolicy = DefaultSimPair
+	}
 	info := srv.Info()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ctsync configuration for the simulator at %s\n\n[store]\n", info.Authority)
@@ -33,8 +40,7 @@ func SimConfig(srv *graphsim.Server, store config.Store, extraPair string) strin
 			if s.Name == t.Name {
 				continue
 			}
-			fmt.Fprintf(&b, "\n[[pair]]\nname = \"%s-to-%s\"\nsource = %q\ntarget = %q\n%s\n  [pair.scope]\n  all_members = true\n",
-				s.Name, t.Name, s.Name, t.Name, extraPair)
+			fmt.Fprintf(&b, "\n[[pair]]\nname = \"%s-to-%s\"\nsource = %q\ntarget = %q\n%s", s.Name, t.Name, s.Name, t.Name, pairPolicy)
 		}
 	}
 	return b.String()

@@ -34,7 +34,7 @@ type harness struct {
 type setup struct {
 	profile graphsim.Profile
 	users   int    // seeded users per tenant
-	extra   string // appended to every [[pair]]
+	policy  string // each pair's policy TOML (app.DefaultSimPair when empty)
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -50,13 +50,25 @@ func newHarness(t *testing.T, s setup) *harness {
 	h := &harness{t: t, ctx: context.Background(), sim: sim, redis: testredis.Start(t, testredis.Options{}),
 		src: sim.Tenant("contoso"), dst: sim.Tenant("fabrikam")}
 	h.cfgPath = filepath.Join(t.TempDir(), "ctsync.toml")
-	toml := app.SimConfig(sim, config.Store{URL: h.redis.URL()}, s.extra)
+	toml := app.SimConfig(sim, config.Store{URL: h.redis.URL()}, s.policy)
 	if err := os.WriteFile(h.cfgPath, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.app = h.wire()
-	t.Cleanup(h.app.Close)
+	t.Cleanup(func() { h.app.Close() })
 	return h
+}
+
+// setPolicy rewrites the configuration with another pair policy and
+// rewires (the store keeps its state, as a restarted ctsync would).
+func (h *harness) setPolicy(policy string) {
+	h.t.Helper()
+	toml := app.SimConfig(h.sim, config.Store{URL: h.redis.URL()}, policy)
+	if err := os.WriteFile(h.cfgPath, []byte(toml), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	h.app.Close()
+	h.app = h.wire()
 }
 
 // wire builds a fresh App on the harness's configuration.

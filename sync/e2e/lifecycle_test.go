@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
@@ -15,7 +16,7 @@ func TestLifecycle(t *testing.T) {
 	for _, profile := range []graphsim.Profile{graphsim.ProfileExact, graphsim.ProfileRealistic} {
 		t.Run(string(profile), func(t *testing.T) {
 			exact := profile == graphsim.ProfileExact
-			h := newHarness(t, setup{profile: profile, extra: "[pair.lifecycle]\nhard_deleted = \"hard-delete\"\n"})
+			h := newHarness(t, setup{profile: profile, policy: app.DefaultSimPair + "[pair.lifecycle]\nhard_deleted = \"hard-delete\"\n"})
 			boss := h.addMember(h.src, map[string]any{"displayName": "Bea Boss", "department": "Engineering", "jobTitle": "Director", "givenName": "Bea", "surname": "Boss"})
 			ann := h.addMember(h.src, map[string]any{"displayName": "Ann O'Brien", "department": "Engineering", "jobTitle": "Engineer", "manager": boss, "city": "Zürich"})
 			bob := h.addMember(h.src, map[string]any{"displayName": "Bob Müller", "department": "Engineering", "manager": ann})

@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/sync/plan"
+)
+
+// existingGuest adds to the target a guest invited by hand (not stamped)
+// for the given address.
+func (h *harness) existingGuest(mail string) string {
+	h.t.Helper()
+	id, err := h.dst.AddUser(map[string]any{"displayName": "Invited by hand", "mail": mail, "otherMails": []string{mail},
+		"userPrincipalName": strings.ReplaceAll(mail, "@", "_") + "#EXT#@" + h.dst.Domain(),
+		"userType": "Guest", "creationType": "Invitation", "externalUserState": "PendingAcceptance"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id
+}
+
+func TestExistingGuestAdoptOrSkip(t *testing.T) {
+	t.Run("adopt", func(t *testing.T) {
+		h := newHarness(t, setup{policy: "existing_guest = \"adopt\"\n[pair.scope]\nall_members = true\n"})
+		cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
+		handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
+		r := h.once()
+		if r.Counts["adopt"] != 1 || r.Counts["create"] != 0 {
+			t.Fatalf("counts: %v", r.Counts)
+		}
+		if g := h.mustGuest(cara); g.ID != handMade || g.Attrs["displayName"] != "Cara Byrne" {
+			t.Errorf("adopted guest: %s %v (want %s)", g.ID, g.Attrs["displayName"], handMade)
+		}
+		if n := len(h.dst.Users()); n != 1 {
+			t.Errorf("target has %d users, want the one adopted guest", n)
+		}
+	})
+	t.Run("skip", func(t *testing.T) {
+		h := newHarness(t, setup{policy: "existing_guest = \"skip\"\n[pair.scope]\nall_members = true\n"})
+		cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
+		handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
+		r := h.once()
+		if r.Counts["skip"] != 1 || r.Counts["create"] != 0 || r.Counts["adopt"] != 0 {
+			t.Fatalf("counts: %v", r.Counts)
+		}
+		if _, ok := h.guest(cara); ok {
+			t.Error("skipped guest was stamped")
+		}
+		if u, _ := h.dst.User(handMade); u.Attrs["displayName"] != "Invited by hand" {
+			t.Errorf("skipped guest was changed: %v", u.Attrs)
+		}
+		recs, err := h.app.Store.Logs(h.ctx, guestmap.LogQuery{Pair: pairName, SourceID: cara})
+		if err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Error, "existing_guest = skip") {
+			t.Errorf("skip not reported in the log: %v %+v", err, recs)
+		}
+	})
+}
+
+func TestDuplicateMailsSyncNeither(t *testing.T) {
+	h := newHarness(t, setup{})
+	a := h.addMember(h.src, map[string]any{"displayName": "Dee One", "mail": "shared@contoso.onmicrosoft.com"})
+	b := h.addMember(h.src, map[string]any{"displayName": "Dee Two", "mail": "SHARED@contoso.onmicrosoft.com"})
+	c := h.addMember(h.src, map[string]any{"displayName": "Eve Unique"})
+	r := h.once()
+	if r.Counts["skip"] != 2 || r.Counts["create"] != 1 {
+		t.Fatalf("counts: %v", r.Counts)
+	}
+	for _, id := range []string{a, b} {
+		if _, ok := h.guest(id); ok {
+			t.Errorf("user %s with a shared mail was synced", id)
+		}
+		recs, _ := h.app.Store.Logs(h.ctx, guestmap.LogQuery{Pair: pairName, SourceID: id})
+		if len(recs) == 0 || !strings.Contains(recs[0].Error, "share mail") || !strings.Contains(recs[0].Error, "shared@contoso.onmicrosoft.com") {
+			t.Errorf("duplicate not reported for %s: %+v", id, recs)
+		}
+	}
+	h.mustGuest(c)
+}
+
+func TestThresholdStagesThenApproval(t *testing.T) {
+	h := newHarness(t, setup{policy: "deletion_threshold = 2\n[pair.scope]\nall_members = true\n"})
+	var ids []string
+	for _, n := range []string{"Fay A", "Fay B", "Fay C", "Fay D"} {
+		ids = append(ids, h.addMember(h.src, map[string]any{"displayName": n}))
+	}
+	h.converge()
+	for _, id := range ids[:3] {
+		if err := h.src.UpdateUser(id, map[string]any{"accountEnabled": false}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := h.writes()
+	r := h.once()
+	if r.Counts["stage"] != 3 || r.Counts["disable"] != 0 || h.writes() != before {
+		t.Fatalf("over the threshold: counts %v, %d writes", r.Counts, h.writes()-before)
+	}
+	st, err := h.app.Store.Status(h.ctx, pairName)
+	if err != nil || st.StagedCount != 3 {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	// Still staged, not repeated, while nobody decides.
+	if r := h.once(); r.Counts["disable"] != 0 {
+		t.Fatalf("acted without approval: %v", r.Counts)
+	}
+	// An admin approves two and rejects one.
+	if _, err := guestmap.Approve(h.ctx, h.app.Store, pairName, "test", ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guestmap.Reject(h.ctx, h.app.Store, pairName, "test", ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	r = h.once()
+	if r.Counts["disable"] != 2 {
+		t.Fatalf("after approval: %v", r.Counts)
+	}
+	for i, id := range ids[:3] {
+		want := i == 2 // the rejected one stays enabled
+		if g := h.mustGuest(id); g.Attrs["accountEnabled"] != want {
+			t.Errorf("user %d: accountEnabled %v, want %v", i, g.Attrs["accountEnabled"], want)
+		}
+	}
+	if r := h.once(); changes(r) != 0 {
+		t.Errorf("after the decisions: %v", r.Counts)
+	}
+}
+
+func TestPlanWritesNothing(t *testing.T) {
+	h := newHarness(t, setup{users: 40})
+	gina := h.addMember(h.src, map[string]any{"displayName": "Gina Plan", "department": "Sales"})
+	w0, st0 := h.writes(), h.sim.Stats().Tenants["contoso"].Writes
+	pl, err := h.app.Pair(pairName).Plan(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Counts()["create"] == 0 {
+		t.Fatalf("plan of a fresh pair creates nothing: %v", pl.Counts())
+	}
+	if h.writes() != w0 || h.sim.Stats().Tenants["contoso"].Writes != st0 {
+		t.Fatalf("plan wrote to Graph")
+	}
+	if n, _ := h.app.Store.Count(h.ctx, pairName); n != 0 {
+		t.Fatalf("plan wrote %d map entries", n)
+	}
+	h.converge()
+	if err := h.src.UpdateUser(gina, map[string]any{"department": "Legal"}); err != nil {
+		t.Fatal(err)
+	}
+	w0 = h.writes()
+	pl, err = h.app.Pair(pairName).Plan(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Changes) != 1 || pl.Changes[0].Action != plan.Update || len(pl.Changes[0].Set) != 1 || pl.Changes[0].Set["department"] != "Legal" || pl.Changes[0].Old["department"] != "Sales" {
+		t.Fatalf("plan of a mover: %+v", pl.Changes)
+	}
+	if h.writes() != w0 {
+		t.Fatalf("plan wrote to Graph")
+	}
+	// The real cycle then does what the plan said, and the delta link the
+	// plan read from was not moved by it.
+	if r := h.once(); r.Counts["update"] != 1 {
+		t.Fatalf("cycle after plan: %v", r.Counts)
+	}
+}
+
+func TestScopeGroupsAndOutOfScope(t *testing.T) {
+	h := newHarness(t, setup{})
+	// Nested groups: Engineering contains Platform. Only members of
+	// Engineering (transitively) are in scope.
+	inner := h.addMember(h.src, map[string]any{"displayName": "Hal Inner"})
+	direct := h.addMember(h.src, map[string]any{"displayName": "Ida Direct"})
+	outsider := h.addMember(h.src, map[string]any{"displayName": "Jon Outside"})
+	platform, err := h.src.AddGroup("Platform", inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := h.src.AddGroup("Engineering", direct, platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setPolicy("[pair.scope]\ngroups = [\"" + eng + "\"]\ntransitive = true\n[pair.lifecycle]\nout_of_scope = \"disable\"\n")
+	h.converge()
+	h.mustGuest(inner)
+	h.mustGuest(direct)
+	if _, ok := h.guest(outsider); ok {
+		t.Error("a user outside the groups was synced")
+	}
+	// Leaving the group is leaving the scope: out_of_scope = "disable".
+	if err := h.src.RemoveMember(platform, inner); err != nil {
+		t.Fatal(err)
+	}
+	// Joining it brings the outsider in.
+	if err := h.src.AddMember(eng, outsider); err != nil {
+		t.Fatal(err)
+	}
+	h.converge()
+	if g := h.mustGuest(inner); g.Attrs["accountEnabled"] != false || g.Deleted {
+		t.Errorf("out-of-scope guest: enabled %v deleted %v", g.Attrs["accountEnabled"], g.Deleted)
+	}
+	h.mustGuest(outsider)
+}
+
+func TestExpiredDeltaTokenDeletesNothing(t *testing.T) {
+	h := newHarness(t, setup{users: 30})
+	h.converge()
+	mapped, _ := h.app.Store.Count(h.ctx, pairName)
+	h.src.ExpireDeltaTokens()
+	kay := h.addMember(h.src, map[string]any{"displayName": "Kay After"})
+	r := h.once()
+	if !r.Full {
+		t.Errorf("an expired token did not lead to a full read")
+	}
+	for _, a := range []string{"disable", "soft-delete", "hard-delete", "stage"} {
+		if r.Counts[a] != 0 {
+			t.Errorf("full re-read after expiry did %d %s: %v", r.Counts[a], a, r.Counts)
+		}
+	}
+	h.mustGuest(kay)
+	if n, _ := h.app.Store.Count(h.ctx, pairName); n != mapped+1 {
+		t.Errorf("map has %d entries, want %d", n, mapped+1)
+	}
+	if r := h.once(); r.Full || changes(r) != 0 {
+		t.Errorf("cycle after the re-read: full %v, %v", r.Full, r.Counts)
+	}
+}
+
