@@ -14,7 +14,7 @@ func (h *harness) existingGuest(mail string) string {
 	h.t.Helper()
 	id, err := h.dst.AddUser(map[string]any{"displayName": "Invited by hand", "mail": mail, "otherMails": []string{mail},
 		"userPrincipalName": strings.ReplaceAll(mail, "@", "_") + "#EXT#@" + h.dst.Domain(),
-		"userType": "Guest", "creationType": "Invitation", "externalUserState": "PendingAcceptance"})
+		"userType":          "Guest", "creationType": "Invitation", "externalUserState": "PendingAcceptance"})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -225,4 +225,3 @@ func TestExpiredDeltaTokenDeletesNothing(t *testing.T) {
 		t.Errorf("cycle after the re-read: full %v, %v", r.Full, r.Counts)
 	}
 }
-
