@@ -137,16 +137,18 @@ func (d *demo) run(ctx context.Context, users int, seed int64, keep string, verb
 func (d *demo) cycle(ctx context.Context, title string) error {
 	fmt.Fprintln(d.out, title)
 	start := time.Now()
+	clear := showProgress(d.app, d.e.stderr)
 	reports := d.app.Runner().Once(ctx)
+	clear()
 	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "   pair\tcreated\tadopted\tupdated\tdisabled\tdeleted\trestored\tskipped\tunchanged\tfailed\t")
+	fmt.Fprintln(tw, "   pair\tcreated\tadopted\tupdated\tmanagers\tdisabled\tdeleted\trestored\tskipped\tunchanged\tfailed\t")
 	failed := 0
 	for _, r := range reports {
 		if r.Err != nil {
 			return fmt.Errorf("pair %s: %w", r.Pair, r.Err)
 		}
 		c := r.Counts
-		fmt.Fprintf(tw, "   %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", r.Pair, c["create"], c["adopt"], c["update"], c["disable"],
+		fmt.Fprintf(tw, "   %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", r.Pair, c["create"], c["adopt"], c["update"], c["manager"], c["disable"],
 			c["soft-delete"]+c["hard-delete"], c["restore"], c["skip"], c["unchanged"], r.Failures)
 		failed += r.Failures
 	}

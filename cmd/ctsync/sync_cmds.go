@@ -38,7 +38,9 @@ func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		return code
 	}
 	defer a.Close()
+	clear := showProgress(a, e.stderr)
 	reports := a.Runner().Once(ctx)
+	clear()
 	printReports(e.stdout, reports)
 	for _, r := range reports {
 		if r.Failed() {

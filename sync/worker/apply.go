@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
@@ -31,6 +32,8 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 		lim = NewLimiter(4)
 	}
 	wp := pool.New().WithMaxGoroutines(lim.Size())
+	var done atomic.Int64
+	total := len(pl.Changes)
 	for _, ch := range pl.Changes {
 		wp.Go(func() {
 			_ = lim.Do(ctx, func() {
@@ -38,6 +41,9 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 					cancel(err)
 				}
 			})
+			if c.p.Progress != nil {
+				c.p.Progress(c.p.PairName, int(done.Add(1)), total)
+			}
 		})
 	}
 	wp.Wait()

@@ -50,12 +50,12 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 	for _, f := range fixes {
 		set := map[string]any{directory.PropManager: f.manager}
 		rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
-			Action: "update", Result: "ok", Changes: changesOf(set, nil)}
+			Action: "manager", Result: "ok", Changes: changesOf(set, nil)}
 		if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
 			rec.Result, rec.Error = "error", err.Error()
 			c.rep.Failures++
 		} else {
-			c.rep.count("update", 1)
+			c.rep.count("manager", 1)
 		}
 		if err := p.Store.Apply(ctx, c.lease, guestmap.Batch{Log: []guestmap.Record{rec}}); err != nil {
 			return fmt.Errorf("record manager update: %w", err)

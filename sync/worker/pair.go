@@ -37,6 +37,9 @@ type Pair struct {
 	Retry Backoff
 	Clock Clock
 	Log   *slog.Logger
+	// Progress, when set, hears how far the apply step of a cycle is:
+	// done of total changes. Interactive commands show it.
+	Progress func(pair string, done, total int)
 }
 
 // Name returns the pair's name.

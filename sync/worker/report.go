@@ -14,7 +14,9 @@ type Report struct {
 	// reset, or an expired delta token).
 	Full bool
 	// Counts per action: "create", "adopt", "update", "disable",
-	// "soft-delete", "hard-delete", "restore", "stage", "skip", "unchanged".
+	// "soft-delete", "hard-delete", "restore", "stage", "skip", "unchanged",
+	// and "manager" (manager references set or cleared once the manager
+	// arrived or left).
 	Counts map[string]int
 	// Failures is the number of users parked by this cycle.
 	Failures int
