@@ -58,6 +58,28 @@ func TestExistingGuestAdoptOrSkip(t *testing.T) {
 	})
 }
 
+// existing_guest = "fail" parks the user; retrying keeps failing and never
+// adopts the hand-made guest.
+func TestExistingGuestFailParksAndStaysFailed(t *testing.T) {
+	h := newHarness(t, setup{policy: "existing_guest = \"fail\"\n[pair.scope]\nall_members = true\n"})
+	cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
+	handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
+	for i := 0; i < 2; i++ {
+		r := h.once()
+		if r.Failures != 1 || r.Counts["adopt"] != 0 {
+			t.Fatalf("cycle %d: %v, %d failures", i, r.Counts, r.Failures)
+		}
+		h.retryParkedNow()
+	}
+	e, ok, err := h.app.Store.Get(h.ctx, pairName, cara)
+	if err != nil || !ok || e.State != guestmap.StateParked || !strings.Contains(e.LastError, "existing_guest = fail") {
+		t.Fatalf("entry: %+v %v %v", e, ok, err)
+	}
+	if u, _ := h.dst.User(handMade); u.Attrs["extensionAttribute15"] != nil {
+		t.Errorf("the hand-made guest was stamped: %v", u.Attrs)
+	}
+}
+
 func TestDuplicateMailsSyncNeither(t *testing.T) {
 	h := newHarness(t, setup{})
 	a := h.addMember(h.src, map[string]any{"displayName": "Dee One", "mail": "shared@contoso.onmicrosoft.com"})

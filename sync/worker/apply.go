@@ -193,8 +193,9 @@ func (c *cycle) create(ctx context.Context, o *outcome) error {
 	p, ch := c.p, o.change
 	lock, e, err := p.Store.LockUser(ctx, p.PairName, ch.SourceID, p.LeaseTTL)
 	if errors.Is(err, guestmap.ErrHeld) {
-		o.skipped = "another ctsync is creating this user's guest right now"
-		return nil
+		// Parked, not skipped: the delta link moves on after this cycle,
+		// so only a retry brings the user back.
+		return errors.New("another ctsync is creating this user's guest right now; retrying later")
 	}
 	if err != nil {
 		return fmt.Errorf("%w: lock user: %w", errFatal, err)
@@ -204,8 +205,8 @@ func (c *cycle) create(ctx context.Context, o *outcome) error {
 		o.skipped = "mapped meanwhile by another ctsync"
 		return nil
 	}
-	invitedBefore := e != nil && e.GuestID == "" // an invitation may have been sent before a crash
 	stamp := p.Stamp(ch.SourceID)
+	invitedBefore := invitationMarked(e)
 	guestID, how, err := c.match(ctx, ch, stamp, invitedBefore)
 	if err != nil || how == "skip" {
 		if how == "skip" {
@@ -218,7 +219,7 @@ func (c *cycle) create(ctx context.Context, o *outcome) error {
 		// Leave a mark before inviting: after a crash between the invite
 		// and the stamp, the next attempt adopts the unstamped guest it
 		// finds by mail instead of treating it as someone else's.
-		mark := guestmap.Entry{SourceID: ch.SourceID, State: guestmap.StateParked, Created: p.now(),
+		mark := guestmap.Entry{SourceID: ch.SourceID, Stamp: stamp, State: guestmap.StateParked, Created: p.now(),
 			NextRetry: p.now().Add(p.Retry.Delay(1)), LastError: "invitation in progress", Attempts: 1}
 		if err := p.Store.Apply(ctx, c.lease, guestmap.Batch{Put: []guestmap.Entry{mark}}); err != nil {
 			return fmt.Errorf("%w: mark invitation: %w", errFatal, err)
@@ -247,6 +248,16 @@ func (c *cycle) create(ctx context.Context, o *outcome) error {
 	}
 	o.set, o.state = set, guestmap.StateActive
 	return nil
+}
+
+// invitationMarked reports whether an entry is the mark left before an
+// invitation (a stamp but no guest yet): the invitation may have been
+// sent, so an unstamped guest with the user's mail is ours to adopt,
+// whatever the existing-guest policy says. Parking keeps the mark, so a
+// failed or lost invitation is still recognised on the retry; a failure
+// before the mark leaves no stamp, and the policy applies.
+func invitationMarked(e *guestmap.Entry) bool {
+	return e != nil && e.GuestID == "" && e.Stamp != ""
 }
 
 // match looks for a guest that already stands for the source user. It

@@ -50,8 +50,11 @@ func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
 				continue // only the stored hash is stale
 			}
 		case ch.Action == plan.Create:
-			e, known := c.known[ch.SourceID]
-			id, how, err := c.match(ctx, ch, c.p.Stamp(ch.SourceID), known && e.GuestID == "")
+			var marked bool
+			if e, known := c.known[ch.SourceID]; known {
+				marked = invitationMarked(&e)
+			}
+			id, how, err := c.match(ctx, ch, c.p.Stamp(ch.SourceID), marked)
 			switch {
 			case how == "skip" && err != nil:
 				ch.Action, ch.Reason = plan.Skip, err.Error()
