@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 )
@@ -77,4 +78,13 @@ func writeValue(h hash.Hash, buf *[8]byte, v any) {
 		h.Write([]byte{'?'})
 		writeStr(h, buf, strconv.Quote(fmt.Sprintf("%T:%v", v, v)))
 	}
+}
+
+// SameValue compares two Graph values as Hash does: equal values, or both
+// null, "" or an empty collection (Graph's ways of saying "no value").
+func SameValue(a, b any) bool {
+	if isEmpty(a) && isEmpty(b) {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -65,3 +65,18 @@ func TestHashTreatsEmptyAsNull(t *testing.T) {
 		t.Error("nil map differs from empty")
 	}
 }
+
+func TestSameValue(t *testing.T) {
+	for _, c := range []struct {
+		a, b any
+		same bool
+	}{
+		{nil, "", true}, {nil, []string{}, true}, {"", []string(nil), true},
+		{"a", "a", true}, {[]string{"a"}, []string{"a"}, true},
+		{"a", "b", false}, {"", "a", false}, {true, false, false}, {[]string{"a", "b"}, []string{"b", "a"}, false},
+	} {
+		if got := SameValue(c.a, c.b); got != c.same {
+			t.Errorf("SameValue(%#v, %#v) = %v", c.a, c.b, got)
+		}
+	}
+}

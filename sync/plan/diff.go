@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"reflect"
-
 	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/policy"
 )
@@ -32,7 +30,7 @@ func (c *Change) Narrow(guest directory.User) {
 			continue
 		}
 		cur, read := guest.Attrs[k]
-		if read && sameValue(cur, v) {
+		if read && policy.SameValue(cur, v) {
 			continue
 		}
 		set[k] = v
@@ -41,25 +39,4 @@ func (c *Change) Narrow(guest directory.User) {
 		}
 	}
 	c.Set, c.Old, c.NeedsDiff = set, old, false
-}
-
-// sameValue compares Graph values, treating nil, "" and an empty
-// collection as the same absence of a value.
-func sameValue(a, b any) bool {
-	if isEmpty(a) && isEmpty(b) {
-		return true
-	}
-	return reflect.DeepEqual(a, b)
-}
-
-func isEmpty(v any) bool {
-	switch x := v.(type) {
-	case nil:
-		return true
-	case string:
-		return x == ""
-	case []string:
-		return len(x) == 0
-	}
-	return false
 }

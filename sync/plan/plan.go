@@ -58,18 +58,6 @@ func (a Action) Destructive() bool {
 	return a == Disable || a == SoftDelete || a == HardDelete
 }
 
-// Event is a lifecycle event of a source user.
-type Event string
-
-// Lifecycle events.
-const (
-	Disabled    Event = "disabled"
-	OutOfScope  Event = "out_of_scope"
-	SoftDeleted Event = "soft_deleted"
-	HardDeleted Event = "hard_deleted"
-	Restored    Event = "restored"
-)
-
 // Policy is what a plan needs of a pair's compiled policy. The worker
 // adapts *policy.Pair to it (resolving group membership for scope).
 type Policy interface {
@@ -79,7 +67,7 @@ type Policy interface {
 	// create-only mappings. "manager" holds the source manager's ID.
 	Desired(u directory.User, creating bool) (map[string]any, error)
 	// Action is the lifecycle action for an event.
-	Action(e Event) Action
+	Action(e policy.Event) Action
 	// DeletionThreshold is the number of destructive changes per cycle above
 	// which they are staged; 0 means no limit.
 	DeletionThreshold() int
@@ -144,7 +132,7 @@ type Change struct {
 	// sets the manager once it has.
 	ManagerPending bool `json:"managerPending,omitempty"`
 	// Event is the lifecycle event behind a lifecycle change.
-	Event Event `json:"event,omitempty"`
+	Event policy.Event `json:"event,omitempty"`
 	// Staged is the held-back action of a Stage change.
 	Staged Action `json:"staged,omitempty"`
 	Reason string `json:"reason"`
@@ -200,7 +188,7 @@ func Compute(in Input) *Plan {
 			continue
 		}
 		u := directory.User{ID: id, Removed: directory.HardDeleted}
-		lifecycle(p, in, u, k, HardDeleted, "the source user is gone: a full read no longer returns it")
+		lifecycle(p, in, u, k, policy.HardDeleted, "the source user is gone: a full read no longer returns it")
 	}
 	stageOverThreshold(p, in.Policy.DeletionThreshold())
 	sort.SliceStable(p.Changes, func(i, j int) bool {
@@ -222,16 +210,16 @@ func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
 func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	switch u.Removed {
 	case directory.SoftDeleted:
-		lifecycle(p, in, u, k, SoftDeleted, "the source user was deleted (restorable)")
+		lifecycle(p, in, u, k, policy.SoftDeleted, "the source user was deleted (restorable)")
 		return
 	case directory.HardDeleted:
-		lifecycle(p, in, u, k, HardDeleted, "the source user was permanently deleted")
+		lifecycle(p, in, u, k, policy.HardDeleted, "the source user was permanently deleted")
 		return
 	}
 	in2, why := in.Policy.InScope(u)
 	if !in2 {
 		if known && k.State != StateGone {
-			lifecycle(p, in, u, k, OutOfScope, "out of scope: "+why)
+			lifecycle(p, in, u, k, policy.OutOfScope, "out of scope: "+why)
 		} else {
 			p.OutOfScope++
 		}
@@ -242,7 +230,7 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 		case !known || k.GuestID == "":
 			p.add(Change{Action: Skip, SourceID: u.ID, Who: who(u), Reason: "source account is disabled: no guest is created for it", User: u})
 		case k.State == Active || k.State == Parked || k.State == StateStaged:
-			lifecycle(p, in, u, k, Disabled, "the source account is disabled")
+			lifecycle(p, in, u, k, policy.Disabled, "the source account is disabled")
 		default:
 			p.Unchanged++
 		}
@@ -261,7 +249,7 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	case creating:
 		c.Action, c.Reason = Create, "in scope ("+why+") and not yet in the target"
 	case k.State == StateGone:
-		if in.Policy.Action(Restored) == None {
+		if in.Policy.Action(policy.Restored) == None {
 			p.Unchanged++
 			return
 		}
@@ -293,7 +281,7 @@ func updateReason(k Known) string {
 }
 
 // lifecycle plans the action the policy gives for an event on a mapped user.
-func lifecycle(p *Plan, in Input, u directory.User, k Known, ev Event, reason string) {
+func lifecycle(p *Plan, in Input, u directory.User, k Known, ev policy.Event, reason string) {
 	if k.GuestID == "" {
 		return // nothing in the target to act on
 	}

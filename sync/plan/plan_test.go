@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/policy"
 )
 
 // rules is a small Policy: in scope unless department is "Sales"; desired
 // attributes are displayName, department and manager; Entra's default
 // lifecycle unless overridden.
 type rules struct {
-	actions   map[Event]Action
+	actions   map[policy.Event]Action
 	threshold int
 }
 
@@ -39,14 +40,14 @@ func (r rules) Desired(u directory.User, creating bool) (map[string]any, error) 
 	return d, nil
 }
 
-func (r rules) Action(e Event) Action {
+func (r rules) Action(e policy.Event) Action {
 	if a, ok := r.actions[e]; ok {
 		return a
 	}
 	switch e {
-	case Disabled:
+	case policy.Disabled:
 		return Disable
-	case Restored:
+	case policy.Restored:
 		return Restore
 	}
 	return SoftDelete
@@ -218,7 +219,7 @@ func TestManagerResolution(t *testing.T) {
 }
 
 func TestGoneAfterFullRead(t *testing.T) {
-	p := Compute(Input{Policy: rules{actions: map[Event]Action{HardDeleted: HardDelete}}, Gone: []string{"9"}, Known: map[string]Known{"9": {GuestID: "g-9", State: Active}}})
+	p := Compute(Input{Policy: rules{actions: map[policy.Event]Action{policy.HardDeleted: HardDelete}}, Gone: []string{"9"}, Known: map[string]Known{"9": {GuestID: "g-9", State: Active}}})
 	if c := only(t, p); c.Action != HardDelete || !strings.Contains(c.Reason, "full read") {
 		t.Errorf("gone: %+v", c)
 	}

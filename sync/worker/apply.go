@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/policy"
 	"github.com/ctsync/ctsync/sync/plan"
 )
 
@@ -174,7 +175,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		switch {
 		case o.action == plan.Create || o.action == plan.Adopt || o.action == plan.Restore:
 			c.noteArrived(ch.SourceID)
-		case ch.Event != "" && ch.Event != plan.Disabled:
+		case ch.Event != "" && ch.Event != policy.Disabled:
 			c.noteLeft(ch.SourceID) // out of scope or deleted
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/policy"
 	"github.com/ctsync/ctsync/sync/plan"
 )
 
@@ -58,7 +59,7 @@ type Rules interface {
 	// membership (direct or transitive, as Transitive says).
 	InScope(u directory.User, memberOf func(groupID string) bool) (bool, string)
 	Desired(u directory.User, creating bool) (map[string]any, error)
-	Action(e plan.Event) plan.Action
+	Action(e policy.Event) plan.Action
 	DeletionThreshold() int
 	// SourceProperties are the properties to read from the source.
 	SourceProperties() []string

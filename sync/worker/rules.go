@@ -27,8 +27,8 @@ func (r policyRules) Desired(u directory.User, creating bool) (map[string]any, e
 	return r.p.Desired(u, creating)
 }
 
-func (r policyRules) Action(e plan.Event) plan.Action {
-	return plan.Action(r.p.Action(policy.Event(e)))
+func (r policyRules) Action(e policy.Event) plan.Action {
+	return plan.Action(r.p.Action(e))
 }
 
 func (r policyRules) DeletionThreshold() int     { return r.p.DeletionThreshold() }
