@@ -29,6 +29,7 @@ type harness struct {
 	app     *app.App
 	src     *graphsim.Tenant
 	dst     *graphsim.Tenant
+	policy  string // the pairs' policy TOML
 }
 
 type setup struct {
@@ -50,6 +51,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	h := &harness{t: t, ctx: context.Background(), sim: sim, redis: testredis.Start(t, testredis.Options{}),
 		src: sim.Tenant("contoso"), dst: sim.Tenant("fabrikam")}
 	h.cfgPath = filepath.Join(t.TempDir(), "ctsync.toml")
+	h.policy = s.policy
 	toml := app.SimConfig(sim, config.Store{URL: h.redis.URL()}, s.policy)
 	if err := os.WriteFile(h.cfgPath, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
@@ -63,6 +65,7 @@ func newHarness(t *testing.T, s setup) *harness {
 // rewires (the store keeps its state, as a restarted ctsync would).
 func (h *harness) setPolicy(policy string) {
 	h.t.Helper()
+	h.policy = policy
 	toml := app.SimConfig(h.sim, config.Store{URL: h.redis.URL()}, policy)
 	if err := os.WriteFile(h.cfgPath, []byte(toml), 0o600); err != nil {
 		h.t.Fatal(err)
