@@ -143,8 +143,15 @@ func TestThresholdStagesThenApproval(t *testing.T) {
 			t.Errorf("user %d: accountEnabled %v, want %v", i, g.Attrs["accountEnabled"], want)
 		}
 	}
-	if r := h.once(); changes(r) != 0 {
+	if r := h.once(); changes(r) != 0 || r.Counts["skip"] != 0 {
 		t.Errorf("after the decisions: %v", r.Counts)
+	}
+	// Nothing is left staged, and the rejected user's guest is active.
+	if st, _ := h.app.Store.Status(h.ctx, pairName); st.StagedCount != 0 {
+		t.Errorf("%d actions still staged", st.StagedCount)
+	}
+	if e, _, _ := h.app.Store.Get(h.ctx, pairName, ids[2]); e.State != guestmap.StateActive {
+		t.Errorf("rejected user's entry: %s", e.State)
 	}
 }
 

@@ -138,6 +138,9 @@ type Change struct {
 	Reason string `json:"reason"`
 	// User is the source user the change is about (for invitations).
 	User directory.User `json:"-"`
+	// Rejected marks a Skip of a staged action an admin rejected: the
+	// worker drops the staged record and keeps the guest as it is.
+	Rejected bool `json:"rejected,omitempty"`
 	// NeedsDiff marks an update whose Set is still the whole desired set:
 	// Narrow it with the guest's current attributes before applying.
 	NeedsDiff bool `json:"-"`

@@ -138,6 +138,12 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	case o.skipped != "" || o.action == plan.Skip:
 		rec.Result, rec.Error = "skipped", firstNonEmpty(o.skipped, ch.Reason)
 		c.count("skip", 1)
+		if ch.Rejected && hadEntry {
+			e := prev
+			e.State = guestmap.StateActive
+			b.Put, b.Unstage = []guestmap.Entry{e}, []string{ch.SourceID}
+			rec.Action, rec.Result = string(ch.Staged), "rejected"
+		}
 	case o.action == plan.Stage:
 		b.Stage = []guestmap.Staged{{SourceID: ch.SourceID, GuestID: ch.GuestID, Action: string(ch.Staged), Reason: ch.Reason, Since: p.now()}}
 		e := prev

@@ -293,8 +293,14 @@ func (c *cycle) applyDecisions(pl *plan.Plan) {
 				}
 				ch.Reason += fmt.Sprintf(" (approved by %s)", s.DecidedBy)
 			case guestmap.Rejected:
-				pl.Unchanged++
-				continue
+				// Done with: the guest stays as it is, the staged record
+				// goes. A later change of the user is planned afresh.
+				if ch.Action != plan.Stage {
+					ch.Staged = ch.Action
+				}
+				ch.Action = plan.Skip
+				ch.Reason = fmt.Sprintf("%s was rejected by %s; the guest is left as it is", ch.Staged, s.DecidedBy)
+				ch.Rejected = true
 			default:
 				if ch.Action != plan.Stage {
 					ch.Staged, ch.Action = ch.Action, plan.Stage

@@ -75,7 +75,11 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 		step(Step{Name: "match", Detail: "not mapped yet: the create step looks for a stamped guest, then for a guest with the same mail"})
 	}
 	if pl.Empty() {
-		step(Step{Name: "action", Detail: "nothing to do: the guest already matches"})
+		detail := "nothing to do: the guest already matches"
+		if _, mapped := c.known[u.ID]; !mapped && !in {
+			detail = "nothing to do: out of scope, and no guest to act on"
+		}
+		step(Step{Name: "action", Detail: detail})
 		rep.End = p.now()
 		return rep, nil
 	}
