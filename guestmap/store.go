@@ -197,6 +197,10 @@ type Status struct {
 	// FailureRatio is the share of failed actions over the recent
 	// consecutive failing cycles, as the worker computes it.
 	FailureRatio float64 `json:"failureRatio,omitempty"`
+	// PolicyHash identifies the pair's policy the map was last built
+	// under; the worker reads the source in full when it changes, so a new
+	// scope or mapping reaches every user, not just the ones that change.
+	PolicyHash uint64 `json:"policyHash,omitempty"`
 
 	// Quarantine is filled by Store.Status from its own record.
 	Quarantine Quarantine `json:"quarantine,omitzero"`

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,6 +33,7 @@ type Pair struct {
 	threshold     int
 	existingGuest ExistingGuestPolicy
 	sourceProps   []string
+	fingerprint   uint64
 }
 
 // Compile applies the defaults to a copy of spec (see SetDefaults) and
@@ -70,6 +72,7 @@ func Compile(pairName string, spec PairSpec) (*Pair, error) {
 
 	p.scope = compileScope(s.Scope, c)
 	p.mappings = compileMappings(s, p.userType, c)
+	p.fingerprint = fingerprint(s)
 	p.lifecycle = compileLifecycle(s.Lifecycle, c)
 	if err := c.err(); err != nil {
 		return nil, err
@@ -180,6 +183,23 @@ func (p *Pair) Groups() []string { return append([]string(nil), p.scope.groups..
 
 // Transitive says whether group membership includes nested groups.
 func (p *Pair) Transitive() bool { return p.scope.transitive }
+
+// Fingerprint identifies what decides who is in scope and what a guest
+// looks like (scope, mappings, user type), stable across runs: when it
+// changes, every user must be looked at again, not only those that change
+// at the source.
+func (p *Pair) Fingerprint() uint64 { return p.fingerprint }
+
+// fingerprint hashes the defaulted spec's scope and mapping settings.
+func fingerprint(s PairSpec) uint64 {
+	b, _ := json.Marshal(struct {
+		Scope    ScopeSpec
+		Mappings []MappingSpec
+		UserType string
+		Convert  bool
+	}{s.Scope, s.Mappings, s.UserType, s.ConvertUserType})
+	return Hash(map[string]any{"spec": string(b)})
+}
 
 // String names the pair, for logs.
 func (p *Pair) String() string { return fmt.Sprintf("policy(%s)", p.name) }

@@ -254,3 +254,34 @@ func TestExpiredDeltaTokenDeletesNothing(t *testing.T) {
 		t.Errorf("cycle after the re-read: full %v, %v", r.Full, r.Counts)
 	}
 }
+
+// TestPolicyChangeReevaluatesEveryone: narrowing the scope in the
+// configuration reaches users who did not change at the source (Entra
+// needs a manual restart for that), and the plan shows it first.
+func TestPolicyChangeReevaluatesEveryone(t *testing.T) {
+	h := newHarness(t, setup{})
+	eng := h.addMember(h.src, map[string]any{"displayName": "Sam Eng", "department": "Engineering"})
+	sales := h.addMember(h.src, map[string]any{"displayName": "Tia Sales", "department": "Sales"})
+	h.converge()
+	h.setPolicy("[pair.scope]\nall_members = true\n[[pair.scope.filter]]\nclause = [{ attribute = \"department\", operator = \"EQUALS\", value = \"Engineering\" }]\n")
+	pl, err := h.app.Pair(pairName).Plan(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Changes) != 1 || pl.Changes[0].SourceID != sales || pl.Changes[0].Action != plan.SoftDelete {
+		t.Fatalf("plan after narrowing the scope: %+v", pl.Changes)
+	}
+	r := h.once()
+	if !r.Full || r.Counts["soft-delete"] != 1 {
+		t.Fatalf("cycle after narrowing the scope: full %v, %v", r.Full, r.Counts)
+	}
+	if g := h.mustGuest(sales); !g.Deleted {
+		t.Error("out-of-scope guest not soft-deleted")
+	}
+	if g := h.mustGuest(eng); g.Deleted {
+		t.Error("in-scope guest deleted")
+	}
+	if r := h.once(); r.Full || changes(r) != 0 {
+		t.Errorf("next cycle: full %v, %v", r.Full, r.Counts)
+	}
+}

@@ -99,6 +99,14 @@ func (c *cycle) read(ctx context.Context) (users []directory.User, link string, 
 	if err != nil {
 		return nil, "", false, fmt.Errorf("read delta link: %w", err)
 	}
+	if fp := c.status.PolicyHash; old != "" && fp != 0 && fp != p.Rules.Fingerprint() {
+		// A new scope or mapping concerns every user, not only those the
+		// delta would bring: read everything. The deletion threshold
+		// still holds back a mass of deletes, and `ctsync plan` shows
+		// the effect before a real cycle does it.
+		p.log().Info("the pair's scope or mappings changed; reading the source in full", "pair", p.PairName)
+		old = ""
+	}
 	collect := func(page []directory.User) error { users = append(users, page...); return nil }
 	link, err = p.Source.Delta(ctx, old, props, collect)
 	if err != nil && old != "" && p.Errors.IsSyncStateExpired(err) {
@@ -334,6 +342,7 @@ func (c *cycle) finish(ctx context.Context, link string) error {
 		}
 	}
 	st.LastError = ""
+	st.PolicyHash = p.Rules.Fingerprint()
 	b := guestmap.Batch{Status: &st}
 	if link != "" {
 		b.DeltaLink = &link

@@ -72,4 +72,7 @@ type Rules interface {
 	UserType() string
 	// MapsManager reports whether the mappings include the manager.
 	MapsManager() bool
+	// Fingerprint identifies the scope and mappings; when it changes the
+	// next cycle reads the source in full so every user is re-evaluated.
+	Fingerprint() uint64
 }

@@ -38,5 +38,6 @@ func (r policyRules) Transitive() bool           { return r.p.Transitive() }
 func (r policyRules) ExistingGuest() string      { return string(r.p.ExistingGuest()) }
 func (r policyRules) UserType() string           { return r.p.UserType() }
 func (r policyRules) MapsManager() bool          { return r.manager }
+func (r policyRules) Fingerprint() uint64        { return r.p.Fingerprint() }
 
 var _ Rules = policyRules{}
