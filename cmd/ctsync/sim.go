@@ -42,6 +42,10 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		e.errorf("sim: --tenants %d: want 1 to %d", *tenants, len(simTenantNames))
 		return exitUsage
 	}
+	if *users < 0 {
+		e.errorf("sim: --users %d: want 0 or more", *users)
+		return exitUsage
+	}
 	if *stateDir == "" {
 		dir, err := os.MkdirTemp("", "ctsync-sim-")
 		if err != nil {
