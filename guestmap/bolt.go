@@ -38,6 +38,7 @@ type leaseKey struct{ pair, sourceID string }
 type memLease struct {
 	token   string
 	expires time.Time
+	holder  string // Options.Holder, for LeaseHolder
 }
 
 var _ Store = (*boltStore)(nil)

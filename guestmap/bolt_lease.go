@@ -29,7 +29,7 @@ func (s *boltStore) take(key leaseKey, token string, ttl time.Duration) bool {
 	if cur, ok := s.leases[key]; ok && cur.token != token && now.Before(cur.expires) {
 		return false
 	}
-	s.leases[key] = memLease{token: token, expires: now.Add(ttl)}
+	s.leases[key] = memLease{token: token, expires: now.Add(ttl), holder: s.opts.Holder}
 	return true
 }
 
@@ -62,6 +62,21 @@ func (s *boltStore) Acquire(ctx context.Context, pair string, ttl time.Duration)
 	fence := s.fence
 	s.mu.Unlock()
 	return newLease(s, pair, "", token, fence, ttl, s.opts.DriftFactor, start), nil
+}
+
+// LeaseHolder reads the pair's lease from memory: only this process can
+// hold it, as only this process can open the file.
+func (s *boltStore) LeaseHolder(ctx context.Context, pair string) (string, time.Time, bool, error) {
+	if err := checkPair(pair); err != nil {
+		return "", time.Time{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.leases[leaseKey{pair: pair}]
+	if !ok || !s.now().Before(cur.expires) {
+		return "", time.Time{}, false, nil
+	}
+	return cur.holder, cur.expires, true, nil
 }
 
 // register creates the pair's buckets once.
@@ -114,7 +129,7 @@ func (s *boltStore) extend(ctx context.Context, l *Lease) error {
 	if !s.holds(key, l.token) {
 		return ErrLeaseLost
 	}
-	s.leases[key] = memLease{token: l.token, expires: s.now().Add(l.ttl)}
+	s.leases[key] = memLease{token: l.token, expires: s.now().Add(l.ttl), holder: s.opts.Holder}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ctsync/ctsync/internal/directory"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,7 @@ func runContract(t *testing.T, open opener) {
 		{"ReleaseByNonHolder", testReleaseByNonHolder},
 		{"LeaseRace", testLeaseRace},
 		{"UserLocks", testUserLocks},
+		{"LeaseHolder", testLeaseHolder},
 		{"StatusAndQuarantine", testStatus},
 		{"StagedDecisions", testStaged},
 		{"ProvisioningLog", testLog},
@@ -413,6 +415,85 @@ func testUserLocks(t *testing.T, open opener) {
 	}
 	if _, _, err := s.LockUser(ctx, pairAB, "u2", time.Minute); err != nil {
 		t.Errorf("lock after expiry: %v", err)
+	}
+}
+
+// holderOf reads pair's lease holder, failing the test on error.
+func holderOf(t *testing.T, s Store, pair string) (string, time.Time, bool) {
+	t.Helper()
+	h, until, held, err := s.LeaseHolder(ctx, pair)
+	if err != nil {
+		t.Fatalf("lease holder of %s: %v", pair, err)
+	}
+	return h, until, held
+}
+
+// testLeaseHolder: the holder's name travels with the lease through
+// acquire, extend, release and expiry; user locks never show as the pair's
+// holder.
+func testLeaseHolder(t *testing.T, open opener) {
+	s := open(t, Options{Holder: "replica-a:42"})
+	if h, until, held := holderOf(t, s, pairAB); held || h != "" || !until.IsZero() {
+		t.Fatalf("unleased pair: holder %q until %v held %v; want free", h, until, held)
+	}
+	lk, _, err := s.LockUser(ctx, pairAB, "u1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, held := holderOf(t, s, pairAB); held {
+		t.Error("a user lock shows as the pair's lease")
+	}
+	_ = lk.Release(ctx)
+
+	before := time.Now()
+	l := mustAcquire(t, s, pairAB, time.Minute)
+	h, until, held := holderOf(t, s, pairAB)
+	if !held || h != "replica-a:42" {
+		t.Fatalf("held lease: holder %q held %v; want replica-a:42", h, held)
+	}
+	// The store's expiry: after the acquire started, at most a TTL later
+	// than now (a bound on a computed time, not on how long anything took).
+	if !until.After(before) || until.After(time.Now().Add(time.Minute)) {
+		t.Errorf("until %v is not within a TTL of now", until)
+	}
+	if err := l.Extend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, held := holderOf(t, s, pairAB); !held || h != "replica-a:42" {
+		t.Errorf("after extend: holder %q held %v", h, held)
+	}
+	if _, _, held := holderOf(t, s, "other"); held {
+		t.Error("another pair shows as held")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, held := holderOf(t, s, pairAB); held || h != "" {
+		t.Errorf("released lease: holder %q held %v; want free", h, held)
+	}
+
+	short := mustAcquire(t, s, pairAB, 40*time.Millisecond)
+	waitLost(t, s, short)
+	if h, _, held := holderOf(t, s, pairAB); held || h != "" {
+		t.Errorf("expired lease: holder %q held %v; want free", h, held)
+	}
+	// A non-holder's release leaves the holder named.
+	cur := mustAcquire(t, s, pairAB, time.Minute)
+	_ = short.Release(ctx)
+	_ = forge(cur).Release(ctx)
+	if h, _, held := holderOf(t, s, pairAB); !held || h != "replica-a:42" {
+		t.Errorf("after a non-holder's release: holder %q held %v", h, held)
+	}
+
+	// The default names this host and process.
+	d := open(t, Options{})
+	mustAcquire(t, d, pairAB, time.Minute)
+	host, _ := os.Hostname()
+	if h, _, _ := holderOf(t, d, pairAB); h != fmt.Sprintf("%s:%d", host, os.Getpid()) {
+		t.Errorf("default holder %q, want HOSTNAME:PID", h)
+	}
+	if _, _, _, err := d.LeaseHolder(ctx, "bad{pair}"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("invalid pair name: %v, want ErrInvalid", err)
 	}
 }
 

@@ -21,8 +21,10 @@
 // A pair is named by the caller (e.g. "contoso->fabrikam"); names may not
 // contain '{' or '}' because the name is the Redis Cluster hash tag.
 // [Store.Acquire] gives one holder at a time a [Lease] with a random 128-bit
-// token and a TTL. Every mutating write of a pair's entries, delta link,
-// status and staged list goes through [Store.Apply] with that lease and is
+// token and a TTL; [Store.LeaseHolder] tells who holds it, by the
+// [Options.Holder] name of the store that took it. Every mutating write of
+// a pair's entries, delta link, status and staged list goes through
+// [Store.Apply] with that lease and is
 // refused with [ErrFenced] (which also matches [ErrLeaseLost]) when the
 // lease key no longer holds that token: inside Redis this check and the
 // writes run in one Lua script, so a paused replica whose lease expired can
@@ -40,6 +42,7 @@
 //	ctsync:{P}:map            HASH    source object ID -> entry (binary, see below)
 //	ctsync:{P}:delta          STRING  the committed delta link
 //	ctsync:{P}:lease          STRING  lease token, with PX TTL
+//	ctsync:{P}:holder         STRING  who holds the lease (Options.Holder), set and cleared with it
 //	ctsync:{P}:fence          STRING  counter, INCR on every new lease (Lease.Fence)
 //	ctsync:{P}:lock:<srcID>   STRING  per-user lock token (invite step), with PX TTL
 //	ctsync:{P}:status         STRING  JSON Status written by the worker

@@ -47,6 +47,12 @@ type Options struct {
 	// lose the last writes. For tests and benchmarks only.
 	NoSync bool
 
+	// Holder names this process in the leases it takes, for reports such
+	// as `ctsync status` (default "HOSTNAME:PID"). It identifies, it does
+	// not fence: two stores with one Holder still exclude each other by
+	// token.
+	Holder string
+
 	// Now is the clock for timestamps and the embedded store's lease
 	// expiry (default time.Now).
 	Now func() time.Time
@@ -77,7 +83,20 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Holder == "" {
+		o.Holder = defaultHolder()
+	}
 	return o
+}
+
+// defaultHolder is "HOSTNAME:PID": enough to find the replica, and the
+// process on it, that holds a pair.
+func defaultHolder() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return host + ":" + strconv.Itoa(os.Getpid())
 }
 
 // Open opens the store named by dsn:

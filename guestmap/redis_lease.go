@@ -18,11 +18,12 @@ func (s *redisStore) Acquire(ctx context.Context, pair string, ttl time.Duration
 	pipe := s.c.Pipeline()
 	// EVALSHA inside a pipeline cannot fall back to EVAL by itself; the
 	// NOSCRIPT case (after a restart) is retried below with Run.
-	cmd := scriptAcquire.EvalSha(ctx, pipe, []string{s.key(pair, "lease"), s.key(pair, "fence")}, token, ttl.Milliseconds())
+	keys := []string{s.key(pair, "lease"), s.key(pair, "fence"), s.key(pair, "holder")}
+	cmd := scriptAcquire.EvalSha(ctx, pipe, keys, token, ttl.Milliseconds(), s.opts.Holder)
 	pipe.SAdd(ctx, s.pairsKey(), pair)
 	_, err := pipe.Exec(ctx)
 	if isNoScript(cmd.Err()) {
-		cmd = s.runScript(ctx, scriptAcquire, []string{s.key(pair, "lease"), s.key(pair, "fence")}, token, ttl.Milliseconds())
+		cmd = s.runScript(ctx, scriptAcquire, keys, token, ttl.Milliseconds(), s.opts.Holder)
 		err = cmd.Err()
 	}
 	if err != nil {
@@ -73,15 +74,38 @@ func (s *redisStore) LockUser(ctx context.Context, pair, sourceID string, ttl ti
 
 func (s *redisStore) lockKey(pair, sourceID string) string { return s.key(pair, "lock:"+sourceID) }
 
-func (s *redisStore) leaseKey(l *Lease) string {
+// leaseKeys returns the keys of a lease: a pair lease's key and its holder
+// key, or a user lock's key alone.
+func (s *redisStore) leaseKeys(l *Lease) []string {
 	if l.sourceID != "" {
-		return s.lockKey(l.pair, l.sourceID)
+		return []string{s.lockKey(l.pair, l.sourceID)}
 	}
-	return s.key(l.pair, "lease")
+	return []string{s.key(l.pair, "lease"), s.key(l.pair, "holder")}
+}
+
+// LeaseHolder reads the pair's lease and holder keys in one script.
+func (s *redisStore) LeaseHolder(ctx context.Context, pair string) (string, time.Time, bool, error) {
+	if err := checkPair(pair); err != nil {
+		return "", time.Time{}, false, err
+	}
+	res, err := s.runScript(ctx, scriptLeaseHolder, []string{s.key(pair, "lease"), s.key(pair, "holder")}).Slice()
+	if err != nil {
+		return "", time.Time{}, false, s.wrap(ctx, "read lease holder of "+pair, err)
+	}
+	if len(res) < 2 {
+		return "", time.Time{}, false, nil
+	}
+	ms, _ := res[0].(int64)
+	holder, _ := res[1].(string)
+	var until time.Time
+	if ms >= 0 {
+		until = s.now().Add(time.Duration(ms) * time.Millisecond)
+	}
+	return holder, until, true, nil
 }
 
 func (s *redisStore) extend(ctx context.Context, l *Lease) error {
-	n, err := s.runScript(ctx, scriptExtend, []string{s.leaseKey(l)}, l.token, l.ttl.Milliseconds()).Int64()
+	n, err := s.runScript(ctx, scriptExtend, s.leaseKeys(l), l.token, l.ttl.Milliseconds(), s.opts.Holder).Int64()
 	if err != nil {
 		return s.wrap(ctx, "extend", err)
 	}
@@ -92,7 +116,7 @@ func (s *redisStore) extend(ctx context.Context, l *Lease) error {
 }
 
 func (s *redisStore) release(ctx context.Context, l *Lease) error {
-	n, err := s.runScript(ctx, scriptRelease, []string{s.leaseKey(l)}, l.token).Int64()
+	n, err := s.runScript(ctx, scriptRelease, s.leaseKeys(l), l.token).Int64()
 	if err != nil {
 		return s.wrap(ctx, "release", err)
 	}

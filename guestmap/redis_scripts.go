@@ -6,34 +6,55 @@ import "github.com/redis/go-redis/v9"
 // Redis, so a check of the lease token and the writes it guards cannot be
 // separated by another client's command.
 
-// scriptAcquire: KEYS lease, fence; ARGV token, ttl ms. Returns the fence
-// number, or -1 when another token holds the lease. Re-running it with the
-// same token (a client retry after a lost reply) succeeds again.
+// A pair lease has a second key, holder, naming who holds it (for
+// reports). The scripts that set, extend and delete the lease do the same
+// to holder in the same step, with the same TTL, and only after the token
+// compare, so holder never names anyone but the token's owner. The lease
+// key alone decides who holds the pair: holder may be missing (a lease
+// taken by a ctsync without holders), never the other way round.
+
+// scriptAcquire: KEYS lease, fence, holder; ARGV token, ttl ms, holder
+// name. Returns the fence number, or -1 when another token holds the
+// lease. Re-running it with the same token (a client retry after a lost
+// reply) succeeds again.
 var scriptAcquire = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
   return tonumber(redis.call('GET', KEYS[2]) or '0')
 end
 if v then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
 return redis.call('INCR', KEYS[2])
 `)
 
-// scriptExtend: KEYS lease; ARGV token, ttl ms. 1 when extended, else 0.
+// scriptExtend: KEYS lease[, holder]; ARGV token, ttl ms[, holder name].
+// 1 when extended, else 0. User locks pass no holder.
 var scriptExtend = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 `)
 
-// scriptRelease: KEYS lease; ARGV token. 1 when released, else 0.
+// scriptRelease: KEYS lease[, holder]; ARGV token. 1 when released, else 0.
 var scriptRelease = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if KEYS[2] then redis.call('DEL', KEYS[2]) end
   return redis.call('DEL', KEYS[1])
 end
 return 0
+`)
+
+// scriptLeaseHolder: KEYS lease, holder. {} when the lease is free, else
+// {remaining ms (-1: no expiry), holder name or ""}, read atomically.
+var scriptLeaseHolder = redis.NewScript(`
+local t = redis.call('PTTL', KEYS[1])
+if t == -2 then return {} end
+return {t, redis.call('GET', KEYS[2]) or ''}
 `)
 
 // scriptLockUser: KEYS lock, map; ARGV token, ttl ms, source ID.
@@ -104,4 +125,4 @@ end
 return n
 `)
 
-var allScripts = []*redis.Script{scriptAcquire, scriptExtend, scriptRelease, scriptLockUser, scriptApply, scriptDecide}
+var allScripts = []*redis.Script{scriptAcquire, scriptExtend, scriptRelease, scriptLeaseHolder, scriptLockUser, scriptApply, scriptDecide}

@@ -95,6 +95,7 @@ func TestRedisFlushedScripts(t *testing.T) {
 		func() error { return l.Extend(ctx) },
 		func() error { _, _, err := s.LockUser(ctx, pairAB, "u", time.Minute); return err },
 		func() error { _, err := s.Acquire(ctx, "p3", time.Minute); return err },
+		func() error { _, _, _, err := s.LeaseHolder(ctx, "p3"); return err },
 	} {
 		if err := rs.c.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
@@ -171,5 +172,55 @@ func TestParseRedisURL(t *testing.T) {
 	}
 	if _, err := Open(ctx, "memcache://h", Options{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown scheme: %v", err)
+	}
+}
+
+// TestRedisLeaseHolderAcrossReplicas: two replicas share one Redis; each
+// sees the other as the holder, the name changes hands with the lease, and
+// a lease taken by a ctsync that wrote no holder shows as held by "".
+func TestRedisLeaseHolderAcrossReplicas(t *testing.T) {
+	srv := startRedis(t)
+	open := func(holder string) Store {
+		s, err := Open(ctx, srv.URL(), Options{Holder: holder})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open("host-a:1"), open("host-b:2")
+	la := mustAcquire(t, a, pairAB, time.Minute)
+	if h, _, held := holderOf(t, b, pairAB); !held || h != "host-a:1" {
+		t.Fatalf("b sees holder %q held %v; want host-a:1", h, held)
+	}
+	if _, err := b.Acquire(ctx, pairAB, time.Minute); !errors.Is(err, ErrHeld) {
+		t.Fatalf("b took a held lease: %v", err)
+	}
+	if h, _, _ := holderOf(t, b, pairAB); h != "host-a:1" {
+		t.Errorf("a refused acquire renamed the holder to %q", h)
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lb := mustAcquire(t, b, pairAB, time.Minute)
+	if h, _, held := holderOf(t, a, pairAB); !held || h != "host-b:2" {
+		t.Errorf("after the hand-over a sees holder %q held %v; want host-b:2", h, held)
+	}
+	// a's stale lease can neither extend nor release b's, nor rename it.
+	if err := la.Extend(ctx); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("stale extend: %v", err)
+	}
+	if h, _, _ := holderOf(t, a, pairAB); h != "host-b:2" {
+		t.Errorf("a stale extend renamed the holder to %q", h)
+	}
+	_ = lb.Release(ctx)
+
+	// An older ctsync sets the lease key alone.
+	rs := a.(*redisStore)
+	if err := rs.c.Set(ctx, rs.key(pairAB, "lease"), "old-token", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if h, until, held := holderOf(t, a, pairAB); !held || h != "" || until.IsZero() {
+		t.Errorf("lease without holder key: holder %q until %v held %v; want held by \"\"", h, until, held)
 	}
 }

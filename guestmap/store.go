@@ -14,6 +14,14 @@ type Store interface {
 	// known to Pairs.
 	Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error)
 
+	// LeaseHolder reports who holds pair's lease, for reports: the
+	// holder's identity (the Options.Holder of the store that took or last
+	// extended it; "" when unknown, e.g. taken by an older ctsync), when
+	// the store lets the lease go unless it is extended, and held=false
+	// (with a zero holder and until) when nobody holds it. Per-user locks
+	// are not pair leases and never show here. Not fenced.
+	LeaseHolder(ctx context.Context, pair string) (holder string, until time.Time, held bool, err error)
+
 	// LockUser takes the per-user lock for the invite step of sourceID in
 	// pair and, in the same round trip, re-reads the user's entry (nil when
 	// unmapped), because re-checking the map is always the next step. It

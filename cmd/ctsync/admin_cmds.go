@@ -53,7 +53,7 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	}
 	defer a.Close()
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tCOUNTS\tLAST ERROR")
+	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tLEASE\tCOUNTS\tLAST ERROR")
 	for _, p := range a.Pairs {
 		st, err := a.Store.Status(ctx, p.PairName)
 		if err != nil {
@@ -80,7 +80,24 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 			}
 		}
 		sort.Strings(counts)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", p.PairName, last, n, st.Counts["parked"], st.StagedCount, q, strings.Join(counts, " "), st.LastError)
+		// Who is working on the pair right now: a replica's HOSTNAME:PID
+		// and when its lease runs out unless extended, or "free".
+		holder, until, held, err := a.Store.LeaseHolder(ctx, p.PairName)
+		if err != nil {
+			e.errorf("lease of %s: %v", p.PairName, err)
+			return exitFailures
+		}
+		lease := "free"
+		if held {
+			if holder == "" {
+				holder = "unknown holder"
+			}
+			lease = holder
+			if !until.IsZero() {
+				lease += " until " + until.Local().Format(time.TimeOnly)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.PairName, last, n, st.Counts["parked"], st.StagedCount, q, lease, strings.Join(counts, " "), st.LastError)
 	}
 	_ = tw.Flush()
 	return exitOK

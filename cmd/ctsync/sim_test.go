@@ -139,6 +139,19 @@ func TestSimWithCurlAndCommands(t *testing.T) {
 	if strings.Contains(out, "FAILED") {
 		t.Errorf("ctsync once: a pair failed:\n%s", out)
 	}
+	// once released its leases: status shows every pair free.
+	out, errs, code = runBin(t, bin, "status", "-c", cfgPath)
+	if code != exitOK {
+		t.Fatalf("ctsync status: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	for _, p := range cfg.Pairs {
+		if !strings.Contains(out, p.Name) {
+			t.Errorf("ctsync status: pair %s not listed:\n%s", p.Name, out)
+		}
+	}
+	if n := strings.Count(out, " free "); n != len(cfg.Pairs) {
+		t.Errorf("ctsync status: %d free leases, want %d:\n%s", n, len(cfg.Pairs), out)
+	}
 
 	sim.interrupt()
 }
