@@ -285,3 +285,30 @@ func TestPolicyChangeReevaluatesEveryone(t *testing.T) {
 		t.Errorf("next cycle: full %v, %v", r.Full, r.Counts)
 	}
 }
+
+// TestBadRecordIsParkedOthersGoOn: a user whose data a mapping cannot
+// handle is parked and reported; the others are synced; once the data is
+// fixed at the source the user follows.
+func TestBadRecordIsParkedOthersGoOn(t *testing.T) {
+	h := newHarness(t, setup{policy: "[pair.scope]\nall_members = true\n[[pair.mapping]]\ntarget = \"jobTitle\"\nexpression = 'Mid([jobTitle], 1, [employeeId])'\n"})
+	good := h.addMember(h.src, map[string]any{"displayName": "Una Good", "jobTitle": "Engineer", "employeeId": "3"})
+	bad := h.addMember(h.src, map[string]any{"displayName": "Vic Bad", "jobTitle": "Engineer", "employeeId": "E-42"})
+	r := h.once()
+	if r.Counts["create"] != 1 || r.Failures != 1 {
+		t.Fatalf("counts %v, failures %d", r.Counts, r.Failures)
+	}
+	if g := h.mustGuest(good); g.Attrs["jobTitle"] != "Eng" {
+		t.Errorf("good user's jobTitle: %v", g.Attrs["jobTitle"])
+	}
+	e, ok, err := h.app.Store.Get(h.ctx, pairName, bad)
+	if err != nil || !ok || e.State != guestmap.StateParked || !strings.Contains(e.LastError, "mapping failed") {
+		t.Fatalf("bad user's entry: %+v %v %v", e, ok, err)
+	}
+	if err := h.src.UpdateUser(bad, map[string]any{"employeeId": "4"}); err != nil {
+		t.Fatal(err)
+	}
+	h.converge()
+	if g := h.mustGuest(bad); g.Attrs["jobTitle"] != "Engi" {
+		t.Errorf("fixed user's jobTitle: %v", g.Attrs["jobTitle"])
+	}
+}

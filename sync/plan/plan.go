@@ -22,6 +22,7 @@
 //	out of scope                   active/disabled  action(out_of_scope), default soft-delete
 //	removed (soft-deleted)         active/disabled  action(soft_deleted), default soft-delete
 //	removed (hard-deleted)         any but gone     action(hard_deleted), default soft-delete
+//	mapping fails on the user's data any            park (retried later), reported
 //	two in-scope users, one mail   any              skip both, reported
 //	destructive changes > threshold                  stage them for an admin
 package plan
@@ -50,6 +51,9 @@ const (
 	Restore    Action = "restore"
 	Stage      Action = "stage"
 	Skip       Action = "skip"
+	// Park: the user's data cannot be mapped; the worker parks and reports
+	// the user and retries it later, the others go on.
+	Park Action = "park"
 )
 
 // Destructive reports whether the action counts against the deletion
@@ -206,7 +210,7 @@ func Compute(in Input) *Plan {
 
 // actionOrder applies restores and creates before updates (so managers
 // exist), and destructive actions last.
-var actionOrder = map[Action]int{Restore: 0, Create: 1, Adopt: 1, Update: 2, Skip: 3, Disable: 4, SoftDelete: 5, HardDelete: 6, Stage: 7}
+var actionOrder = map[Action]int{Restore: 0, Create: 1, Adopt: 1, Update: 2, Skip: 3, Park: 3, Disable: 4, SoftDelete: 5, HardDelete: 6, Stage: 7}
 
 func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
 
@@ -242,7 +246,7 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	creating := !known || k.GuestID == ""
 	desired, err := in.Policy.Desired(u, creating)
 	if err != nil {
-		p.add(Change{Action: Skip, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: "mapping failed: " + err.Error(), User: u})
+		p.add(Change{Action: Park, SourceID: u.ID, Who: who(u), GuestID: k.GuestID, Reason: "mapping failed: " + err.Error(), User: u})
 		return
 	}
 	c := Change{SourceID: u.ID, Who: who(u), GuestID: k.GuestID, User: u}

@@ -103,7 +103,7 @@ func TestWorkedCases(t *testing.T) {
 		{"hard-deleted source", directory.User{ID: "1", Removed: directory.HardDeleted}, ptr(known(t, ann, StateGone)), "", ""},
 		{"restored", ann, ptr(known(t, ann, StateGone)), Restore, "restored"},
 		{"parked retry", ann, ptr(known(t, ann, Parked)), Update, "retrying"},
-		{"mapping error", user("1", "BAD", "Eng", true), nil, Skip, "mapping failed: Left"},
+		{"mapping error", user("1", "BAD", "Eng", true), nil, Park, "mapping failed: Left"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,10 +80,8 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		out.drop = true
 	case plan.Stage:
 		out.state = guestmap.StateStaged
-	case plan.Skip:
-		if strings.HasPrefix(ch.Reason, "mapping failed") {
-			err = errors.New(ch.Reason)
-		}
+	case plan.Park:
+		err = errors.New(ch.Reason)
 	}
 	out.duration = time.Since(start)
 	if err != nil {
