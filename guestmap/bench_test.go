@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/testredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,7 +75,7 @@ func usedMemory(b *testing.B, c redis.UniversalClient) int64 {
 //
 // The timed loop is the 1% delta cycle.
 func BenchmarkRedis100kUsers(b *testing.B) {
-	srv := startRedis(b)
+	srv := testredis.Start(b, testredis.Options{})
 	st, err := Open(ctx, srv.URL(), Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctsync/ctsync/internal/directory"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/internal/testredis"
 )
 
 // opener opens a fresh, empty store for one subtest.
@@ -32,7 +34,7 @@ func TestBoltContract(t *testing.T) {
 // TestRedisContract runs the contract suite on a private redis-server;
 // every subtest gets its own key prefix.
 func TestRedisContract(t *testing.T) {
-	srv := startRedis(t)
+	srv := testredis.Start(t, testredis.Options{})
 	var n atomic.Int64
 	runContract(t, func(t *testing.T, opts Options) Store {
 		opts.Prefix = fmt.Sprintf("t%d", n.Add(1))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/testredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,7 +28,7 @@ func quickFail(o *redis.UniversalOptions) {
 // again once Redis is back (its script cache lost: NOSCRIPT is handled).
 func TestRedisRestart(t *testing.T) {
 	redis.SetLogger(quietLogger{}) // go-redis logs every refused dial
-	srv := startRedis(t)
+	srv := testredis.Start(t, testredis.Options{})
 	s, err := Open(ctx, srv.URL(), Options{Redis: quickFail})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestRedisRestart(t *testing.T) {
 		t.Error("an unreachable Redis reported as a lost lease")
 	}
 
-	srv.Start() // empty: no persistence, no scripts cached
+	srv.Restart() // empty: no persistence, no scripts cached
 	if _, ok, err := s.Get(ctx, pairAB, sampleEntry(1).SourceID); err != nil || ok {
 		t.Fatalf("get after restart: ok=%v err=%v", ok, err)
 	}
@@ -82,7 +83,7 @@ func TestRedisRestart(t *testing.T) {
 // TestRedisFlushedScripts: a SCRIPT FLUSH (as after a failover) only
 // costs a reload.
 func TestRedisFlushedScripts(t *testing.T) {
-	srv := startRedis(t)
+	srv := testredis.Start(t, testredis.Options{})
 	s, err := Open(ctx, srv.URL(), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestRedisFlushedScripts(t *testing.T) {
 // TestRedisAuthFromEnv: username and password come from the environment,
 // the database from the URL, and errors never show a password.
 func TestRedisAuthFromEnv(t *testing.T) {
-	srv := startRedis(t, "--requirepass", "s3cret-pw")
+	srv := testredis.Start(t, testredis.Options{Password: "s3cret-pw"})
 	t.Setenv("CTSYNC_REDIS_PASSWORD", "s3cret-pw")
 	s, err := Open(ctx, srv.URL()+"/3", Options{})
 	if err != nil {
@@ -179,7 +180,7 @@ func TestParseRedisURL(t *testing.T) {
 // sees the other as the holder, the name changes hands with the lease, and
 // a lease taken by a ctsync that wrote no holder shows as held by "".
 func TestRedisLeaseHolderAcrossReplicas(t *testing.T) {
-	srv := startRedis(t)
+	srv := testredis.Start(t, testredis.Options{})
 	open := func(holder string) Store {
 		s, err := Open(ctx, srv.URL(), Options{Holder: holder})
 		if err != nil {

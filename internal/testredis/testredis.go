@@ -22,13 +22,12 @@ import (
 type Options struct {
 	// Args are extra redis-server arguments.
 	Args []string
-	// TLSPort makes the server speak TLS only (Args must carry the
-	// --tls-cert-file, --tls-key-file and --tls-ca-cert-file settings);
-	// ClientTLS is then how this package pings it.
-	TLSPort   bool
-	ClientTLS *tls.Config
-	// Password is the server's requirepass, for the readiness ping.
+	// Password, when set, is the server's requirepass.
 	Password string
+	// TLS makes the server speak TLS only, with a certificate for
+	// 127.0.0.1 and localhost from a CA made for this test: connect with
+	// Server.ClientTLS (or trust Server.CAFile).
+	TLS bool
 }
 
 // Server is a redis-server owned by one test.
@@ -38,6 +37,7 @@ type Server struct {
 	args []string
 	opts Options
 	cmd  *exec.Cmd
+	ca   *tlsFiles // nil unless Options.TLS
 }
 
 // Start starts a private redis-server, or skips the test when none is
@@ -56,14 +56,21 @@ func Start(t testing.TB, opts Options) *Server {
 	l.Close()
 	s := &Server{t: t, port: port, opts: opts}
 	portFlag := "--port"
-	if opts.TLSPort {
+	if opts.TLS {
 		portFlag = "--tls-port"
 	}
-	s.args = append([]string{bin, portFlag, strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir(), "--loglevel", "warning"}, opts.Args...)
-	if opts.TLSPort {
-		s.args = append(s.args, "--port", "0")
+	s.args = []string{bin, portFlag, strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir(), "--loglevel", "warning"}
+	if opts.TLS {
+		s.ca = writeTLSFiles(t, t.TempDir())
+		// The TLS port replaces the plain one.
+		s.args = append(s.args, "--port", "0", "--tls-cert-file", s.ca.cert, "--tls-key-file", s.ca.key,
+			"--tls-ca-cert-file", s.ca.ca, "--tls-auth-clients", "no")
 	}
+	if opts.Password != "" {
+		s.args = append(s.args, "--requirepass", opts.Password)
+	}
+	s.args = append(s.args, opts.Args...)
 	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
@@ -74,13 +81,32 @@ func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 
 // URL is a redis:// DSN for the server (rediss:// when TLS only).
 func (s *Server) URL() string {
-	if s.opts.TLSPort {
+	if s.opts.TLS {
 		return "rediss://" + s.Addr()
 	}
 	return "redis://" + s.Addr()
 }
 
+// ClientTLS is a client TLS configuration that trusts the server's test
+// CA; nil unless Options.TLS.
+func (s *Server) ClientTLS() *tls.Config {
+	if s.ca == nil {
+		return nil
+	}
+	return s.ca.client.Clone()
+}
+
+// CAFile is the path of the server's test CA certificate (PEM), as a
+// configuration's ca_file would name it; "" unless Options.TLS.
+func (s *Server) CAFile() string {
+	if s.ca == nil {
+		return ""
+	}
+	return s.ca.ca
+}
+
 // Restart (re)starts the server on its port and waits until it answers.
+// After Kill it comes back empty: no persistence.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
@@ -88,7 +114,7 @@ func (s *Server) Restart() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, Password: s.opts.Password, TLSConfig: s.opts.ClientTLS})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, Password: s.opts.Password, TLSConfig: s.ClientTLS()})
 	defer c.Close()
 	for i := 0; ; i++ {
 		err := c.Ping(context.Background()).Err()
