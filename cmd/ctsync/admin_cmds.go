@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "status", summary: "show each pair's last cycle, counts, parked users, quarantine and staged deletes",
+	register(&command{name: "status", summary: "show each pair's last cycle, counts, parked users, quarantine, staged deletes and lease holder",
 		usage: "[-c config.toml] [--pair P]", run: runStatus})
 	register(&command{name: "approve", summary: "allow a pair's staged deletes and disables (all, or --user ones)",
 		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
