@@ -44,10 +44,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "show only this `pair`")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
 	if a == nil {
 		return code
 	}
@@ -108,14 +105,7 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	pair := fs.String("pair", "", "the `pair` (required)")
 	var users multiFlag
 	fs.Var(&users, "user", "a staged source user `ID` (repeatable); all staged users when absent")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if *pair == "" {
-		e.errorf("--pair is required")
-		return exitUsage
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, pairRequired(pair))
 	if a == nil {
 		return code
 	}
@@ -151,14 +141,12 @@ func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 	watermark := fs.Bool("watermark", false, "forget the delta link: the next cycle reads the source in full")
 	dropMap := fs.Bool("map", false, "forget the map (rebuild it with 'ctsync map rebuild'); implies --watermark")
 	quarantine := fs.Bool("quarantine", false, "lift the pair's quarantine")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if *pair == "" || !(*watermark || *dropMap || *quarantine) {
-		e.errorf("reset needs --pair and one of --watermark, --map, --quarantine")
-		return exitUsage
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, func() string {
+		if *pair == "" || !(*watermark || *dropMap || *quarantine) {
+			return "reset needs --pair and one of --watermark, --map, --quarantine"
+		}
+		return ""
+	})
 	if a == nil {
 		return code
 	}
@@ -198,14 +186,7 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` (required)")
 	drop := fs.Bool("drop", false, "rebuild: forget every entry first (attributes are rewritten on the next cycle)")
-	if code, ok := parse(fs, args[1:]); !ok {
-		return code
-	}
-	if *pair == "" {
-		e.errorf("--pair is required")
-		return exitUsage
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args[1:], path, pair, pairRequired(pair))
 	if a == nil {
 		return code
 	}
@@ -265,26 +246,26 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	since := fs.String("since", "", "only records newer than a `duration` (1h) or an RFC 3339 time")
 	limit := fs.Int("limit", 100, "at most `N` records (the newest)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	q := guestmap.LogQuery{Pair: *pair, SourceID: *user, Limit: *limit}
-	if *since != "" {
+	var sinceTime time.Time
+	a, code := parseAndOpen(ctx, e, fs, args, path, nil, func() string {
+		if *since == "" {
+			return ""
+		}
 		t, err := parseSince(*since)
 		if err != nil {
-			e.errorf("--since: %v", err)
-			return exitUsage
+			return "--since: " + err.Error()
 		}
-		q.Since = t
-	}
-	if *action != "" {
-		q.Limit = 0 // filter below, then keep the newest
-	}
-	a, code := openApp(ctx, e, *path, "")
+		sinceTime = t
+		return ""
+	})
 	if a == nil {
 		return code
 	}
 	defer a.Close()
+	q := guestmap.LogQuery{Pair: *pair, SourceID: *user, Limit: *limit, Since: sinceTime}
+	if *action != "" {
+		q.Limit = 0 // filter below, then keep the newest
+	}
 	recs, err := a.Store.Logs(ctx, q)
 	if err != nil {
 		e.errorf("%v", err)

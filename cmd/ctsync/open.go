@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/ctsync/ctsync/internal/app"
@@ -27,4 +28,36 @@ func openApp(ctx context.Context, e *env, path, onlyPair string) (*app.App, int)
 		return nil, exitFailures
 	}
 	return a, exitOK
+}
+
+// parseAndOpen parses a command's flags, checks them with check (which
+// returns a usage error message, or ""), and opens the app for *path,
+// keeping only *pair when pair is set. It returns nil and the exit code
+// when the command should stop: help asked (0), bad usage (2), or a
+// configuration that does not load or wire.
+func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, path, pair *string, check func() string) (*app.App, int) {
+	if code, ok := parse(fs, args); !ok {
+		return nil, code
+	}
+	if check != nil {
+		if msg := check(); msg != "" {
+			e.errorf("%s", msg)
+			return nil, exitUsage
+		}
+	}
+	only := ""
+	if pair != nil {
+		only = *pair
+	}
+	return openApp(ctx, e, *path, only)
+}
+
+// pairRequired is a parseAndOpen check for commands that act on one pair.
+func pairRequired(pair *string) func() string {
+	return func() string {
+		if *pair == "" {
+			return "--pair is required"
+		}
+		return ""
+	}
 }

@@ -30,10 +30,7 @@ func init() {
 func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "run only this `pair`")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
 	if a == nil {
 		return code
 	}
@@ -86,10 +83,7 @@ func printReports(w io.Writer, reports []worker.Report) {
 
 func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	a, code := openApp(ctx, e, *path, "")
+	a, code := parseAndOpen(ctx, e, fs, args, path, nil, nil)
 	if a == nil {
 		return code
 	}
@@ -154,10 +148,7 @@ func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "plan only this `pair`")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
 	if a == nil {
 		return code
 	}
@@ -186,14 +177,12 @@ func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` to provision through (required)")
 	user := fs.String("user", "", "the source user's object ID or UPN (required)")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if *pair == "" || *user == "" {
-		e.errorf("provision needs --pair and --user")
-		return exitUsage
-	}
-	a, code := openApp(ctx, e, *path, *pair)
+	a, code := parseAndOpen(ctx, e, fs, args, path, pair, func() string {
+		if *pair == "" || *user == "" {
+			return "provision needs --pair and --user"
+		}
+		return ""
+	})
 	if a == nil {
 		return code
 	}
