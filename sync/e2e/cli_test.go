@@ -93,6 +93,12 @@ func TestCLI(t *testing.T) {
 	if out := h.mustCtsync("logs", "--pair", pairName, "--user", nia); !strings.Contains(out, "jobTitle") {
 		t.Errorf("logs for nia:\n%s", out)
 	}
+	if out := h.mustCtsync("logs", "--since", "1h", "--action", "create", "--json"); strings.Count(out, `"action":"create"`) != plan.Counts["create"] {
+		t.Errorf("logs --action create --since 1h: want %d records:\n%s", plan.Counts["create"], out)
+	}
+	if code, out := h.ctsync("logs", "--since", "yesterday"); code != 2 || !strings.Contains(out, "--since") {
+		t.Errorf("logs with a bad --since: exit %d\n%s", code, out)
+	}
 	export := h.mustCtsync("map", "export", "--pair", pairName)
 	mapped := strings.Count(export, "\"sourceId\"")
 	if mapped == 0 {
