@@ -77,6 +77,9 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 			}
 		}
 		sort.Strings(counts)
+		if len(counts) == 0 {
+			counts = []string{"no changes"}
+		}
 		// Who is working on the pair right now: a replica's HOSTNAME:PID
 		// and when its lease runs out unless extended, or "free".
 		holder, until, held, err := a.Store.LeaseHolder(ctx, p.PairName)

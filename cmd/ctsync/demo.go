@@ -129,7 +129,12 @@ func (d *demo) run(ctx context.Context, users int, seed int64, keep string, verb
 	if err := d.cycle(ctx, "4. Converged: another cycle has nothing to do"); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.out, "\nDone in %s. Try: ctsync plan, status, logs with -c %s (add --keep DIR to keep the files).\n", time.Since(started).Round(time.Millisecond), cfgPath)
+	fmt.Fprintf(d.out, "\nDone in %s.\n", time.Since(started).Round(time.Millisecond))
+	if keep != "" {
+		fmt.Fprintf(d.out, "The store and the config are kept in %s: ctsync status -c %s and ctsync logs -c %s show what was done.\n", keep, cfgPath, cfgPath)
+	} else {
+		fmt.Fprintln(d.out, "Add --keep DIR to keep the store and config for ctsync status and logs; ctsync sim --write-config runs a simulator to try every command on.")
+	}
 	return nil
 }
 
