@@ -6,6 +6,7 @@ import (
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/sync/plan"
+	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
 // existingGuest adds to the target a guest invited by hand (not stamped)
@@ -21,41 +22,51 @@ func (h *harness) existingGuest(mail string) string {
 	return id
 }
 
+// eachProfile runs a scenario with faults off, and again with the
+// realistic profile (Graph's throttling, latency, faults, replication
+// lag); scenarios then assert on the state they converge to.
+func eachProfile(t *testing.T, scenario func(t *testing.T, profile graphsim.Profile)) {
+	for _, profile := range []graphsim.Profile{graphsim.ProfileExact, graphsim.ProfileRealistic} {
+		t.Run(string(profile), func(t *testing.T) { scenario(t, profile) })
+	}
+}
+
 func TestExistingGuestAdoptOrSkip(t *testing.T) {
-	t.Run("adopt", func(t *testing.T) {
-		h := newHarness(t, setup{policy: "existing_guest = \"adopt\"\n[pair.scope]\nall_members = true\n"})
-		cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
-		handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
-		r := h.once()
-		if r.Counts["adopt"] != 1 || r.Counts["create"] != 0 {
-			t.Fatalf("counts: %v", r.Counts)
-		}
-		if g := h.mustGuest(cara); g.ID != handMade || g.Attrs["displayName"] != "Cara Byrne" {
-			t.Errorf("adopted guest: %s %v (want %s)", g.ID, g.Attrs["displayName"], handMade)
-		}
-		if n := len(h.dst.Users()); n != 1 {
-			t.Errorf("target has %d users, want the one adopted guest", n)
-		}
-	})
-	t.Run("skip", func(t *testing.T) {
-		h := newHarness(t, setup{policy: "existing_guest = \"skip\"\n[pair.scope]\nall_members = true\n"})
-		cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
-		handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
-		r := h.once()
-		if r.Counts["skip"] != 1 || r.Counts["create"] != 0 || r.Counts["adopt"] != 0 {
-			t.Fatalf("counts: %v", r.Counts)
-		}
-		if _, ok := h.guest(cara); ok {
-			t.Error("skipped guest was stamped")
-		}
-		if u, _ := h.dst.User(handMade); u.Attrs["displayName"] != "Invited by hand" {
-			t.Errorf("skipped guest was changed: %v", u.Attrs)
-		}
-		recs, err := h.app.Store.Logs(h.ctx, guestmap.LogQuery{Pair: pairName, SourceID: cara})
-		if err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Error, "existing_guest = skip") {
-			t.Errorf("skip not reported in the log: %v %+v", err, recs)
-		}
-	})
+	t.Run("adopt", func(t *testing.T) { eachProfile(t, existingGuestAdopt) })
+	t.Run("skip", func(t *testing.T) { eachProfile(t, existingGuestSkip) })
+}
+
+func existingGuestAdopt(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile, policy: "existing_guest = \"adopt\"\n[pair.scope]\nall_members = true\n"})
+	cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
+	handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
+	h.converge()
+	if g := h.mustGuest(cara); g.ID != handMade || g.Attrs["displayName"] != "Cara Byrne" {
+		t.Errorf("adopted guest: %s %v (want %s)", g.ID, g.Attrs["displayName"], handMade)
+	}
+	if n := len(h.dst.Users()); n != 1 {
+		t.Errorf("target has %d users, want the one adopted guest", n)
+	}
+}
+
+func existingGuestSkip(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile, policy: "existing_guest = \"skip\"\n[pair.scope]\nall_members = true\n"})
+	cara := h.addMember(h.src, map[string]any{"displayName": "Cara Byrne"})
+	handMade := h.existingGuest("cara.byrne@contoso.onmicrosoft.com")
+	h.converge()
+	if n := len(h.dst.Users()); n != 1 {
+		t.Errorf("target has %d users, want only the hand-made guest", n)
+	}
+	if _, ok := h.guest(cara); ok {
+		t.Error("skipped guest was stamped")
+	}
+	if u, _ := h.dst.User(handMade); u.Attrs["displayName"] != "Invited by hand" {
+		t.Errorf("skipped guest was changed: %v", u.Attrs)
+	}
+	recs, err := h.app.Store.Logs(h.ctx, guestmap.LogQuery{Pair: pairName, SourceID: cara})
+	if err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Error, "existing_guest = skip") {
+		t.Errorf("skip not reported in the log: %v %+v", err, recs)
+	}
 }
 
 // existing_guest = "fail" parks the user; retrying keeps failing and never
@@ -81,14 +92,15 @@ func TestExistingGuestFailParksAndStaysFailed(t *testing.T) {
 }
 
 func TestDuplicateMailsSyncNeither(t *testing.T) {
-	h := newHarness(t, setup{})
+	eachProfile(t, func(t *testing.T, profile graphsim.Profile) { duplicateMails(t, profile) })
+}
+
+func duplicateMails(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile})
 	a := h.addMember(h.src, map[string]any{"displayName": "Dee One", "mail": "shared@contoso.onmicrosoft.com"})
 	b := h.addMember(h.src, map[string]any{"displayName": "Dee Two", "mail": "SHARED@contoso.onmicrosoft.com"})
 	c := h.addMember(h.src, map[string]any{"displayName": "Eve Unique"})
-	r := h.once()
-	if r.Counts["skip"] != 2 || r.Counts["create"] != 1 {
-		t.Fatalf("counts: %v", r.Counts)
-	}
+	h.converge()
 	for _, id := range []string{a, b} {
 		if _, ok := h.guest(id); ok {
 			t.Errorf("user %s with a shared mail was synced", id)
@@ -102,7 +114,11 @@ func TestDuplicateMailsSyncNeither(t *testing.T) {
 }
 
 func TestThresholdStagesThenApproval(t *testing.T) {
-	h := newHarness(t, setup{policy: "deletion_threshold = 2\n[pair.scope]\nall_members = true\n"})
+	eachProfile(t, thresholdStagesThenApproval)
+}
+
+func thresholdStagesThenApproval(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile, policy: "deletion_threshold = 2\n[pair.scope]\nall_members = true\n"})
 	var ids []string
 	for _, n := range []string{"Fay A", "Fay B", "Fay C", "Fay D"} {
 		ids = append(ids, h.addMember(h.src, map[string]any{"displayName": n}))
@@ -133,9 +149,9 @@ func TestThresholdStagesThenApproval(t *testing.T) {
 	if _, err := guestmap.Reject(h.ctx, h.app.Store, pairName, "test", ids[2]); err != nil {
 		t.Fatal(err)
 	}
-	r = h.once()
-	if r.Counts["disable"] != 2 {
-		t.Fatalf("after approval: %v", r.Counts)
+	reps := h.converge()
+	if reps[0].Counts["disable"]+reps[0].Failures < 2 {
+		t.Fatalf("after approval: %v", reps[0].Counts)
 	}
 	for i, id := range ids[:3] {
 		want := i == 2 // the rejected one stays enabled
@@ -156,7 +172,11 @@ func TestThresholdStagesThenApproval(t *testing.T) {
 }
 
 func TestPlanWritesNothing(t *testing.T) {
-	h := newHarness(t, setup{users: 40})
+	eachProfile(t, planWritesNothing)
+}
+
+func planWritesNothing(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile, users: 40})
 	gina := h.addMember(h.src, map[string]any{"displayName": "Gina Plan", "department": "Sales"})
 	w0, st0 := h.writes(), h.sim.Stats().Tenants["contoso"].Writes
 	pl, err := h.app.Pair(pairName).Plan(h.ctx)
@@ -189,13 +209,20 @@ func TestPlanWritesNothing(t *testing.T) {
 	}
 	// The real cycle then does what the plan said, and the delta link the
 	// plan read from was not moved by it.
-	if r := h.once(); r.Counts["update"] != 1 {
-		t.Fatalf("cycle after plan: %v", r.Counts)
+	if reps := h.converge(); reps[0].Counts["update"]+reps[0].Failures != 1 {
+		t.Fatalf("cycle after plan: %v", reps[0].Counts)
+	}
+	if g := h.mustGuest(gina); g.Attrs["department"] != "Legal" {
+		t.Errorf("mover's department: %v", g.Attrs["department"])
 	}
 }
 
 func TestScopeGroupsAndOutOfScope(t *testing.T) {
-	h := newHarness(t, setup{})
+	eachProfile(t, scopeGroupsAndOutOfScope)
+}
+
+func scopeGroupsAndOutOfScope(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile})
 	// Nested groups: Engineering contains Platform. Only members of
 	// Engineering (transitively) are in scope.
 	inner := h.addMember(h.src, map[string]any{"displayName": "Hal Inner"})
@@ -232,18 +259,24 @@ func TestScopeGroupsAndOutOfScope(t *testing.T) {
 }
 
 func TestExpiredDeltaTokenDeletesNothing(t *testing.T) {
-	h := newHarness(t, setup{users: 30})
+	eachProfile(t, expiredDeltaTokenDeletesNothing)
+}
+
+func expiredDeltaTokenDeletesNothing(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile, users: 30})
 	h.converge()
 	mapped, _ := h.app.Store.Count(h.ctx, pairName)
 	h.src.ExpireDeltaTokens()
 	kay := h.addMember(h.src, map[string]any{"displayName": "Kay After"})
-	r := h.once()
-	if !r.Full {
+	reps := h.converge()
+	if !reps[0].Full {
 		t.Errorf("an expired token did not lead to a full read")
 	}
-	for _, a := range []string{"disable", "soft-delete", "hard-delete", "stage"} {
-		if r.Counts[a] != 0 {
-			t.Errorf("full re-read after expiry did %d %s: %v", r.Counts[a], a, r.Counts)
+	for _, r := range reps {
+		for _, a := range []string{"disable", "soft-delete", "hard-delete", "stage"} {
+			if r.Counts[a] != 0 {
+				t.Errorf("full re-read after expiry did %d %s: %v", r.Counts[a], a, r.Counts)
+			}
 		}
 	}
 	h.mustGuest(kay)
@@ -259,7 +292,11 @@ func TestExpiredDeltaTokenDeletesNothing(t *testing.T) {
 // configuration reaches users who did not change at the source (Entra
 // needs a manual restart for that), and the plan shows it first.
 func TestPolicyChangeReevaluatesEveryone(t *testing.T) {
-	h := newHarness(t, setup{})
+	eachProfile(t, policyChangeReevaluatesEveryone)
+}
+
+func policyChangeReevaluatesEveryone(t *testing.T, profile graphsim.Profile) {
+	h := newHarness(t, setup{profile: profile})
 	eng := h.addMember(h.src, map[string]any{"displayName": "Sam Eng", "department": "Engineering"})
 	sales := h.addMember(h.src, map[string]any{"displayName": "Tia Sales", "department": "Sales"})
 	h.converge()
@@ -271,9 +308,9 @@ func TestPolicyChangeReevaluatesEveryone(t *testing.T) {
 	if len(pl.Changes) != 1 || pl.Changes[0].SourceID != sales || pl.Changes[0].Action != plan.SoftDelete {
 		t.Fatalf("plan after narrowing the scope: %+v", pl.Changes)
 	}
-	r := h.once()
-	if !r.Full || r.Counts["soft-delete"] != 1 {
-		t.Fatalf("cycle after narrowing the scope: full %v, %v", r.Full, r.Counts)
+	reps := h.converge()
+	if !reps[0].Full || reps[0].Counts["soft-delete"]+reps[0].Failures != 1 {
+		t.Fatalf("cycle after narrowing the scope: full %v, %v", reps[0].Full, reps[0].Counts)
 	}
 	if g := h.mustGuest(sales); !g.Deleted {
 		t.Error("out-of-scope guest not soft-deleted")

@@ -278,13 +278,15 @@ func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*p
 	return pl, nil
 }
 
+// planStates translates the map's states into the plan's.
+var planStates = map[guestmap.State]plan.State{
+	guestmap.StateActive: plan.Active, guestmap.StateDisabled: plan.StateOff,
+	guestmap.StateSoftDeleted: plan.StateGone, guestmap.StateStaged: plan.StateStaged,
+	guestmap.StateParked: plan.Parked,
+}
+
 func toKnown(e guestmap.Entry) plan.Known {
-	states := map[guestmap.State]plan.State{
-		guestmap.StateActive: plan.Active, guestmap.StateDisabled: plan.StateOff,
-		guestmap.StateSoftDeleted: plan.StateGone, guestmap.StateStaged: plan.StateStaged,
-		guestmap.StateParked: plan.Parked,
-	}
-	return plan.Known{GuestID: e.GuestID, State: states[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID}
+	return plan.Known{GuestID: e.GuestID, State: planStates[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID}
 }
 
 // applyDecisions turns staged changes an admin approved back into their
@@ -312,6 +314,10 @@ func (c *cycle) applyDecisions(pl *plan.Plan) {
 			default:
 				if ch.Action != plan.Stage {
 					ch.Staged, ch.Action = ch.Action, plan.Stage
+				}
+				if ch.Staged == plan.Action(s.Action) {
+					pl.Unchanged++ // staged already, still waiting for an admin
+					continue
 				}
 			}
 		}
