@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,48 @@ func TestValidateBadConfigExits2WithPosition(t *testing.T) {
 	want := path + ":" + strconv.Itoa(line) + ": pair[2].target: tenant \"nortwind\" is not defined"
 	if !strings.Contains(errs, want) {
 		t.Errorf("stderr %q lacks %q", errs, want)
+	}
+}
+
+// TestValidateEachMistakeExits2 runs the CLI on one mistake of each kind
+// the configuration rejects: every one exits 2 naming file:line and key.
+func TestValidateEachMistakeExits2(t *testing.T) {
+	example, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(example)
+	cases := []struct{ name, from, to, key string }{
+		{"unknown key", `interval = "1m"`, "interval = \"1m\"\nintervall = \"2m\"", "worker.intervall"},
+		{"wrong type", `concurrency_per_target = 4`, `concurrency_per_target = "four"`, "worker.concurrency_per_target"},
+		{"bad duration", `lease_ttl = "30s"`, `lease_ttl = "30 seconds"`, "worker.lease_ttl"},
+		{"unknown tenant", `target = "fabrikam"`, `target = "fabricam"`, "pair[0].target"},
+		{"duplicate pair", `name = "contoso-to-northwind"`, `name = "contoso-to-fabrikam"`, "pair[2].name"},
+		{"same source and target", `target = "northwind"`, `target = "contoso"`, "pair[2].target"},
+		{"inline secret", `client_secret_file = "/run/secrets/ctsync-contoso"`, `client_secret = "abc"`, "tenant[0].client_secret"},
+		{"policy operator", `operator = "REGEX MATCH"`, `operator = "MATCHES"`, "pair[1].scope.filter[0].clause[0].operator"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(src, c.from) {
+				t.Fatalf("config.toml no longer has %q", c.from)
+			}
+			bad := strings.Replace(src, c.from, c.to, 1)
+			path := filepath.Join(t.TempDir(), "bad.toml")
+			if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := run(t, "validate", "-c", path)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want 2: %s", code, errs)
+			}
+			if !regexp.MustCompile(regexp.QuoteMeta(path) + `:[1-9][0-9]*: ` + regexp.QuoteMeta(c.key) + `: `).MatchString(errs) {
+				t.Errorf("stderr lacks file:line: %s: %s", c.key, errs)
+			}
+			if strings.Contains(errs, "abc") {
+				t.Errorf("the secret is echoed: %s", errs)
+			}
+		})
 	}
 }
 
