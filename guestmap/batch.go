@@ -21,41 +21,38 @@ func splitBatch(b Batch, max int) []Batch {
 		}
 		n++
 	}
-	for _, id := range b.Delete {
-		room()
-		cur.Delete = append(cur.Delete, id)
-	}
-	for _, e := range b.Put {
-		room()
-		cur.Put = append(cur.Put, e)
-	}
-	for _, id := range b.Unstage {
-		room()
-		cur.Unstage = append(cur.Unstage, id)
-	}
-	for _, s := range b.Stage {
-		room()
-		cur.Stage = append(cur.Stage, s)
-	}
-	for _, r := range b.Log {
-		room()
-		cur.Log = append(cur.Log, r)
-	}
+	// dst points into cur, so it follows cur when room starts a new chunk.
+	spread(&cur.Delete, b.Delete, room)
+	spread(&cur.Put, b.Put, room)
+	spread(&cur.Unstage, b.Unstage, room)
+	spread(&cur.Stage, b.Stage, room)
+	spread(&cur.Log, b.Log, room)
 	cur.DeltaLink, cur.Status, cur.Quarantine, cur.Unlock = b.DeltaLink, b.Status, b.Quarantine, b.Unlock
 	return append(chunks, cur)
 }
 
-// prepareBatch validates b for pair and fills defaults: Updated times,
-// record pairs and times, staged times. It copies what it changes.
-func prepareBatch(b Batch, pair string, owner leaser, now time.Time) (Batch, error) {
-	for _, id := range b.Delete {
-		if err := checkID(id); err != nil {
-			return b, err
-		}
+// spread appends items to *dst one at a time, calling room before each so
+// that a full chunk is closed first.
+func spread[T any](dst *[]T, items []T, room func()) {
+	for _, x := range items {
+		room()
+		*dst = append(*dst, x)
 	}
-	for _, id := range b.Unstage {
-		if err := checkID(id); err != nil {
-			return b, err
+}
+
+// prepareBatch checks that lease is a pair lease of owner, validates b for
+// that pair and fills defaults: Updated times, record pairs and times,
+// staged times. It copies what it changes. Both stores' Apply start here.
+func prepareBatch(owner leaser, lease *Lease, b Batch) (Batch, error) {
+	if lease == nil || lease.sourceID != "" || lease.owner != owner {
+		return b, errorf("Apply needs a pair lease taken from this store")
+	}
+	pair, now := lease.pair, owner.now()
+	for _, ids := range [][]string{b.Delete, b.Unstage} {
+		for _, id := range ids {
+			if err := checkID(id); err != nil {
+				return b, err
+			}
 		}
 	}
 	puts := make([]Entry, len(b.Put))

@@ -181,17 +181,12 @@ func (s *boltStore) appendLog(p *bolt.Bucket, recs []Record) error {
 
 // Logs walks each pair's log newest first and keeps the newest matches.
 func (s *boltStore) Logs(ctx context.Context, q LogQuery) ([]Record, error) {
-	pairs := []string{q.Pair}
-	if q.Pair == "" {
-		var err error
-		if pairs, err = s.Pairs(ctx); err != nil {
-			return nil, err
-		}
-	} else if err := checkPair(q.Pair); err != nil {
+	pairs, err := q.pairs(ctx, s.Pairs)
+	if err != nil {
 		return nil, err
 	}
 	var out []Record
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		for _, pair := range pairs {
 			lb := sub(tx, pair, bucketLog)
 			if lb == nil {
@@ -219,9 +214,5 @@ func (s *boltStore) Logs(ctx context.Context, q LogQuery) ([]Record, error) {
 	if err != nil {
 		return nil, s.wrap("read log", err)
 	}
-	out = oldestFirst(out)
-	if len(out) > q.limit() {
-		out = out[len(out)-q.limit():]
-	}
-	return out, nil
+	return q.newest(out), nil
 }

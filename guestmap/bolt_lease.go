@@ -42,11 +42,8 @@ func (s *boltStore) holds(key leaseKey, token string) bool {
 // Acquire takes the pair's lease; the first lease of a pair creates its
 // bucket so Pairs lists it.
 func (s *boltStore) Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error) {
-	if err := checkPair(pair); err != nil {
+	if err := checkLeaseArgs(pair, "", ttl); err != nil {
 		return nil, err
-	}
-	if ttl < time.Millisecond {
-		return nil, errorf("lease TTL %v is below 1ms", ttl)
 	}
 	if err := s.register(pair); err != nil {
 		return nil, err
@@ -97,14 +94,8 @@ func (s *boltStore) register(pair string) error {
 
 // LockUser takes a per-user lock and reads the user's entry.
 func (s *boltStore) LockUser(ctx context.Context, pair, sourceID string, ttl time.Duration) (*Lease, *Entry, error) {
-	if err := checkPair(pair); err != nil {
+	if err := checkLeaseArgs(pair, sourceID, ttl); err != nil {
 		return nil, nil, err
-	}
-	if err := checkID(sourceID); err != nil {
-		return nil, nil, err
-	}
-	if ttl < time.Millisecond {
-		return nil, nil, errorf("lock TTL %v is below 1ms", ttl)
 	}
 	token := newToken()
 	s.mu.Lock()

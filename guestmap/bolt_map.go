@@ -13,14 +13,11 @@ import (
 // size), under the lease mutex so the lease cannot change hands between
 // the token check and the commit.
 func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
-	if err := checkFence(s, lease); err != nil {
-		return err
-	}
-	pair := lease.pair
-	b, err := prepareBatch(b, pair, s, s.now())
+	b, err := prepareBatch(s, lease, b)
 	if err != nil {
 		return err
 	}
+	pair := lease.pair
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.holds(leaseKey{pair: pair}, lease.token) {

@@ -127,10 +127,21 @@ func (l *Lease) setUntil(t time.Time) {
 
 func isLost(err error) bool { return errors.Is(err, ErrLeaseLost) }
 
-// checkFence validates that lease is a pair lease of this store.
-func checkFence(owner leaser, lease *Lease) error {
-	if lease == nil || lease.sourceID != "" || lease.owner != owner {
-		return errorf("Apply needs a pair lease taken from this store")
+// checkLeaseArgs validates the arguments of Acquire (sourceID "") and
+// LockUser, which both stores check alike before touching anything.
+func checkLeaseArgs(pair, sourceID string, ttl time.Duration) error {
+	if err := checkPair(pair); err != nil {
+		return err
+	}
+	kind := "lease"
+	if sourceID != "" {
+		if err := checkID(sourceID); err != nil {
+			return err
+		}
+		kind = "lock"
+	}
+	if ttl < time.Millisecond {
+		return errorf("%s TTL %v is below 1ms", kind, ttl)
 	}
 	return nil
 }

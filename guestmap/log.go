@@ -1,6 +1,7 @@
 package guestmap
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -78,10 +79,25 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
-// newestFirst collects records given newest first up to the limit and
-// returns them oldest first.
-func oldestFirst(recs []Record) []Record {
+// pairs returns the pairs a query reads: its Pair, checked, or every pair
+// the store lists when it names none.
+func (q LogQuery) pairs(ctx context.Context, all func(context.Context) ([]string, error)) ([]string, error) {
+	if q.Pair == "" {
+		return all(ctx)
+	}
+	if err := checkPair(q.Pair); err != nil {
+		return nil, err
+	}
+	return []string{q.Pair}, nil
+}
+
+// newest takes the matches the stores collected (each pair's newest first,
+// up to the limit) and returns the newest limit of them, oldest first.
+func (q LogQuery) newest(recs []Record) []Record {
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
+	if len(recs) > q.limit() {
+		recs = recs[len(recs)-q.limit():]
+	}
 	return recs
 }
 

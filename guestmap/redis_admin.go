@@ -165,13 +165,8 @@ func (s *redisStore) AppendLog(ctx context.Context, recs ...Record) error {
 // Logs reads streams newest first with XREVRANGE, filters and keeps the
 // newest Limit matches.
 func (s *redisStore) Logs(ctx context.Context, q LogQuery) ([]Record, error) {
-	pairs := []string{q.Pair}
-	if q.Pair == "" {
-		var err error
-		if pairs, err = s.Pairs(ctx); err != nil {
-			return nil, err
-		}
-	} else if err := checkPair(q.Pair); err != nil {
+	pairs, err := q.pairs(ctx, s.Pairs)
+	if err != nil {
 		return nil, err
 	}
 	var out []Record
@@ -182,11 +177,7 @@ func (s *redisStore) Logs(ctx context.Context, q LogQuery) ([]Record, error) {
 		}
 		out = append(out, recs...)
 	}
-	out = oldestFirst(out)
-	if len(out) > q.limit() {
-		out = out[len(out)-q.limit():]
-	}
-	return out, nil
+	return q.newest(out), nil
 }
 
 func (s *redisStore) pairLogs(ctx context.Context, pair string, q LogQuery) ([]Record, error) {

@@ -7,11 +7,8 @@ import (
 
 // Acquire takes the pair's lease and registers the pair, in one round trip.
 func (s *redisStore) Acquire(ctx context.Context, pair string, ttl time.Duration) (*Lease, error) {
-	if err := checkPair(pair); err != nil {
+	if err := checkLeaseArgs(pair, "", ttl); err != nil {
 		return nil, err
-	}
-	if ttl < time.Millisecond {
-		return nil, errorf("lease TTL %v is below 1ms", ttl)
 	}
 	token := newToken()
 	start := s.now()
@@ -41,14 +38,8 @@ func (s *redisStore) Acquire(ctx context.Context, pair string, ttl time.Duration
 
 // LockUser takes a per-user lock and re-reads the user's entry.
 func (s *redisStore) LockUser(ctx context.Context, pair, sourceID string, ttl time.Duration) (*Lease, *Entry, error) {
-	if err := checkPair(pair); err != nil {
+	if err := checkLeaseArgs(pair, sourceID, ttl); err != nil {
 		return nil, nil, err
-	}
-	if err := checkID(sourceID); err != nil {
-		return nil, nil, err
-	}
-	if ttl < time.Millisecond {
-		return nil, nil, errorf("lock TTL %v is below 1ms", ttl)
 	}
 	token := newToken()
 	start := s.now()

@@ -15,14 +15,11 @@ func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 // round trip, more chunks in one pipeline plus a final call that carries
 // the delta link, status and unlocks.
 func (s *redisStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
-	if err := checkFence(s, lease); err != nil {
-		return err
-	}
-	pair := lease.pair
-	b, err := prepareBatch(b, pair, s, s.now())
+	b, err := prepareBatch(s, lease, b)
 	if err != nil {
 		return err
 	}
+	pair := lease.pair
 	chunks := splitBatch(b, chunkItems)
 	calls := make([][]any, len(chunks))
 	keys := make([][]string, len(chunks))
