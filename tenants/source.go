@@ -80,15 +80,25 @@ func (s *Source) Users(ctx context.Context, props []string, page func([]director
 			Select: selectFor(props, scopeProps...), Filter: &filter, Top: &top,
 		},
 	}
+	return c.listUsers(ctx, "GET /users", cfg, props, IsInternalMember, page)
+}
+
+// listUsers pages through GET /users with cfg, converts each user with
+// props and hands the ones keep accepts to page, a page at a time (empty
+// pages are skipped). cfg's headers go on every page: an advanced query
+// needs ConsistencyLevel on the next links too.
+func (c *Client) listUsers(ctx context.Context, op string, cfg *users.UsersRequestBuilderGetRequestConfiguration,
+	props []string, keep func(directory.User) bool, page func([]directory.User) error) error {
+	nextCfg := &users.UsersRequestBuilderGetRequestConfiguration{Headers: cfg.Headers}
 	next := ""
 	for {
 		var resp models.UserCollectionResponseable
-		err := c.call(ctx, "GET /users", callOpts{}, func(ctx context.Context) error {
+		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
 			var err error
 			if next == "" {
-				resp, err = users.NewUsersRequestBuilderInternal(map[string]string{}, c.adapter).Get(ctx, cfg)
+				resp, err = c.usersBuilder().Get(ctx, cfg)
 			} else {
-				resp, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nil)
+				resp, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nextCfg)
 			}
 			return err
 		})
@@ -100,8 +110,7 @@ func (s *Source) Users(ctx context.Context, props []string, page func([]director
 		}
 		out := make([]directory.User, 0, len(resp.GetValue()))
 		for _, u := range resp.GetValue() {
-			du := fromModel(u, props, allPresent)
-			if IsInternalMember(du) {
+			if du := fromModel(u, props, allPresent); keep(du) {
 				out = append(out, du)
 			}
 		}
@@ -110,8 +119,7 @@ func (s *Source) Users(ctx context.Context, props []string, page func([]director
 				return err
 			}
 		}
-		next = deref(resp.GetOdataNextLink())
-		if next == "" {
+		if next = deref(resp.GetOdataNextLink()); next == "" {
 			return nil
 		}
 	}
@@ -174,7 +182,7 @@ func (s *Source) Delta(ctx context.Context, link string, props []string, page fu
 			var info *abs.RequestInformation
 			var err error
 			if next == "" {
-				info, err = users.NewUsersRequestBuilderInternal(map[string]string{}, c.adapter).Delta().
+				info, err = c.usersBuilder().Delta().
 					ToGetRequestInformation(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
 						QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: selectFor(props, scopeProps...)},
 					})

@@ -68,47 +68,13 @@ func (t *Target) list(ctx context.Context, op, filter string, advanced bool, pag
 			Select: selectFor(props), Filter: &filter, Top: &top,
 		},
 	}
-	var hdr *abs.RequestHeaders
 	if advanced {
-		hdr = abs.NewRequestHeaders()
-		hdr.Add("ConsistencyLevel", "eventual")
+		cfg.Headers = abs.NewRequestHeaders()
+		cfg.Headers.Add("ConsistencyLevel", "eventual")
 		count := true
 		cfg.QueryParameters.Count = &count
-		cfg.Headers = hdr
 	}
-	next := ""
-	for {
-		var resp models.UserCollectionResponseable
-		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
-			var err error
-			if next == "" {
-				resp, err = c.usersBuilder().Get(ctx, cfg)
-			} else {
-				// the header is needed on every page of an advanced query
-				resp, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx,
-					&users.UsersRequestBuilderGetRequestConfiguration{Headers: hdr})
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if resp == nil {
-			return nil
-		}
-		out := make([]directory.User, 0, len(resp.GetValue()))
-		for _, u := range resp.GetValue() {
-			out = append(out, fromModel(u, props, allPresent))
-		}
-		if len(out) > 0 {
-			if err := page(out); err != nil {
-				return err
-			}
-		}
-		if next = deref(resp.GetOdataNextLink()); next == "" {
-			return nil
-		}
-	}
+	return c.listUsers(ctx, op, cfg, props, everyone, page)
 }
 
 // Invite creates a B2B user for inv.Email and returns its object ID. No
