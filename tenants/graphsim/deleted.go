@@ -46,7 +46,7 @@ func listDeleted(c *call) response {
 	var last string
 	more := false
 	for _, u := range c.t.sortedDeleted() {
-		if u.id <= after || (fq != nil && !fq.root.eval(u, nil)) {
+		if u.id <= after || !fq.matches(u) {
 			continue
 		}
 		if len(page) == top {
@@ -61,8 +61,7 @@ func listDeleted(c *call) response {
 	}
 	out := obj{{"@odata.context", c.contextURL("directoryObjects(microsoft.graph.user)")}}
 	if more {
-		tok := c.s.seal(pageToken{T: c.t.id, R: "deleted", After: last})
-		out = append(out, kv{"@odata.nextLink", c.link("/directory/deletedItems/microsoft.graph.user", []string{"$skiptoken"}, "$skiptoken", tok)})
+		out = append(out, c.nextLink("deleted", last, "/directory/deletedItems/microsoft.graph.user"))
 	}
 	out = append(out, kv{"value", page})
 	return jsonResponse(http.StatusOK, out)

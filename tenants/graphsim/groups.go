@@ -3,6 +3,7 @@ package graphsim
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 func renderGroup(g *group) obj {
@@ -57,7 +58,7 @@ func listGroups(c *call) response {
 	}
 	out := obj{{"@odata.context", c.contextURL("groups")}}
 	if more {
-		out = append(out, kv{"@odata.nextLink", c.link("/groups", []string{"$skiptoken"}, "$skiptoken", c.s.seal(pageToken{T: c.t.id, R: "groups", After: last}))})
+		out = append(out, c.nextLink("groups", last, "/groups"))
 	}
 	out = append(out, kv{"value", page})
 	return jsonResponse(http.StatusOK, out)
@@ -152,12 +153,7 @@ func groupMembers(transitive, usersOnly bool) func(c *call) response {
 		}
 		out := obj{{"@odata.context", c.contextURL(ctx)}}
 		if end < len(objs) {
-			tok := c.s.seal(pageToken{T: t.id, R: routeKey, After: strconv.Itoa(end)})
-			path := ""
-			for _, s := range c.segs {
-				path += "/" + s
-			}
-			out = append(out, kv{"@odata.nextLink", c.link(path, []string{"$skiptoken"}, "$skiptoken", tok)})
+			out = append(out, c.nextLink(routeKey, strconv.Itoa(end), "/"+strings.Join(c.segs, "/")))
 		}
 		out = append(out, kv{"value", page})
 		return jsonResponse(http.StatusOK, out)

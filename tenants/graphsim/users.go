@@ -75,6 +75,29 @@ func (c *call) skipAfter(routeName string) (string, *apiError) {
 	return pt.After, nil
 }
 
+// nextLink is the @odata.nextLink of a page of routeName at path that
+// stopped after the given key; skipAfter reads the token back.
+func (c *call) nextLink(routeName, after, path string) kv {
+	tok := c.s.seal(pageToken{T: c.t.id, R: routeName, After: after})
+	return kv{"@odata.nextLink", c.link(path, []string{"$skiptoken"}, "$skiptoken", tok)}
+}
+
+// matches says whether u passes the filter; no filter passes everyone.
+func (fq *filterQuery) matches(u *user) bool {
+	return fq == nil || fq.root.eval(u, nil)
+}
+
+// countMatching counts the live users that pass fq.
+func (t *Tenant) countMatching(fq *filterQuery) int {
+	n := 0
+	for _, id := range t.ids {
+		if fq.matches(t.users[id]) {
+			n++
+		}
+	}
+	return n
+}
+
 func listUsers(c *call) response {
 	if e := c.queryOptions("$select", "$filter", "$top", "$count", "$expand", "$skiptoken"); e != nil {
 		return c.fail(e)
@@ -114,17 +137,9 @@ func listUsers(c *call) response {
 	}
 	var page []*user
 	more := false
-	total := 0
-	if withCount {
-		for _, id := range t.ids {
-			if fq == nil || fq.root.eval(t.users[id], nil) {
-				total++
-			}
-		}
-	}
 	for i := start; i < len(t.ids); i++ {
 		u := t.users[t.ids[i]]
-		if fq != nil && !fq.root.eval(u, nil) {
+		if !fq.matches(u) {
 			continue
 		}
 		if len(page) == top {
@@ -139,11 +154,10 @@ func listUsers(c *call) response {
 	}
 	out := obj{{"@odata.context", c.contextURL("users")}}
 	if withCount {
-		out = append(out, kv{"@odata.count", total})
+		out = append(out, kv{"@odata.count", t.countMatching(fq)})
 	}
 	if more {
-		tok := c.s.seal(pageToken{T: t.id, R: "users", After: page[len(page)-1].id})
-		out = append(out, kv{"@odata.nextLink", c.link("/users", []string{"$skiptoken"}, "$skiptoken", tok)})
+		out = append(out, c.nextLink("users", page[len(page)-1].id, "/users"))
 	}
 	out = append(out, kv{"value", values})
 	return jsonResponse(http.StatusOK, out)
@@ -165,12 +179,7 @@ func countUsers(c *call) response {
 		}
 	}
 	c.t.mu.RLock()
-	n := 0
-	for _, id := range c.t.ids {
-		if fq == nil || fq.root.eval(c.t.users[id], nil) {
-			n++
-		}
-	}
+	n := c.t.countMatching(fq)
 	c.t.mu.RUnlock()
 	h := http.Header{}
 	h.Set("Content-Type", "text/plain")
