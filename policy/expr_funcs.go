@@ -29,7 +29,7 @@ var funcs = map[string]*funcDef{}
 func init() {
 	for _, f := range []*funcDef{
 		{name: "Append", min: 2, max: 2, usage: "Append(source, suffix)", eval: fnAppend},
-		{name: "CStr", min: 1, max: 1, usage: "CStr(value)", eval: fnCStr},
+		{name: "CStr", min: 1, max: 1, usage: "CStr(value)", eval: strFunc(func(s string) string { return s })},
 		{name: "Coalesce", min: 1, max: -1, usage: "Coalesce(source1, source2, ..., defaultValue)", eval: fnCoalesce},
 		{name: "IIF", min: 3, max: 3, usage: "IIF(condition, valueIfTrue, valueIfFalse)", eval: fnIIF},
 		{name: "IsNull", min: 1, max: 1, usage: "IsNull(expression)", eval: fnIsNull},
@@ -39,15 +39,15 @@ func init() {
 		{name: "Join", min: 2, max: -1, usage: "Join(separator, source1, source2, ...)", eval: fnJoin},
 		{name: "Left", min: 2, max: 2, usage: "Left(string, numChars)", check: checkIntArgs(1), eval: fnLeft},
 		{name: "Mid", min: 3, max: 3, usage: "Mid(source, start, length) with start from 1", check: checkMid, eval: fnMid},
-		{name: "NormalizeDiacritics", min: 1, max: 1, usage: "NormalizeDiacritics(source)", eval: fnNormalizeDiacritics},
+		{name: "NormalizeDiacritics", min: 1, max: 1, usage: "NormalizeDiacritics(source)", eval: strFunc(normalizeDiacritics)},
 		{name: "Not", min: 1, max: 1, usage: "Not(source)", eval: fnNot},
 		{name: "Replace", min: 3, max: 7, usage: "Replace(source, oldValue, regexPattern, regexGroupName, replacementValue, replacementAttributeName, template)", check: checkReplace, eval: fnReplace},
 		{name: "Split", min: 2, max: 2, usage: "Split(source, delimiter)", check: checkSplit, eval: fnSplit},
-		{name: "StripSpaces", min: 1, max: 1, usage: "StripSpaces(source)", eval: fnStripSpaces},
+		{name: "StripSpaces", min: 1, max: 1, usage: "StripSpaces(source)", eval: strFunc(func(s string) string { return strings.ReplaceAll(s, " ", "") })},
 		{name: "Switch", min: 4, max: -1, usage: "Switch(source, defaultValue, key1, value1, key2, value2, ...)", check: checkSwitch, eval: fnSwitch},
 		{name: "ToLower", min: 1, max: 2, usage: "ToLower(source, culture)", eval: fnCase(true)},
 		{name: "ToUpper", min: 1, max: 2, usage: "ToUpper(source, culture)", eval: fnCase(false)},
-		{name: "Trim", min: 1, max: 1, usage: "Trim(source)", eval: fnTrim},
+		{name: "Trim", min: 1, max: 1, usage: "Trim(source)", eval: strFunc(strings.TrimSpace)},
 		{name: "Word", min: 3, max: 3, usage: "Word(string, wordNumber, delimiters)", check: checkIntArgs(1), eval: fnWord},
 	} {
 		funcs[f.name] = f
@@ -112,13 +112,18 @@ func fnAppend(c *callNode, u Attributes) (any, error) {
 	return s + suffix, nil
 }
 
-// CStr(value): the value as a string (True/False for booleans).
-func fnCStr(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
+// strFunc is a function of one string argument: CStr (the value as a
+// string, True/False for booleans), NormalizeDiacritics, StripSpaces
+// (every space removed) and Trim (leading and trailing white space
+// removed; not one of Entra's functions). A null argument stays null.
+func strFunc(f func(string) string) func(c *callNode, u Attributes) (any, error) {
+	return func(c *callNode, u Attributes) (any, error) {
+		s, null, err := c.argStr(0, u)
+		if err != nil || null {
+			return nil, err
+		}
+		return f(s), nil
 	}
-	return s, nil
 }
 
 // Coalesce: the first argument that is neither null nor empty; the last
@@ -194,18 +199,9 @@ func fnItem(c *callNode, u Attributes) (any, error) {
 	if i < 1 {
 		return nil, fmt.Errorf("index %d: items are counted from 1", i)
 	}
-	var list []string
-	switch x := v.(type) {
-	case nil:
-		return nil, nil
-	case []string:
-		list = x
-	default:
-		s, _, err := str(x)
-		if err != nil {
-			return nil, err
-		}
-		list = []string{s}
+	list, err := values(v)
+	if err != nil {
+		return nil, err
 	}
 	if i > int64(len(list)) {
 		return nil, nil
@@ -235,29 +231,36 @@ func fnJoin(c *callNode, u Attributes) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if list, ok := v.([]string); ok {
-			for _, s := range list {
-				if s == "" {
-					continue
-				}
-				if err := add(s); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		s, _, err := str(v)
+		list, err := values(v)
 		if err != nil {
 			return nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
-		if s == "" {
-			continue
-		}
-		if err := add(s); err != nil {
-			return nil, err
+		for _, s := range list {
+			if s == "" {
+				continue
+			}
+			if err := add(s); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return strings.Join(parts, sep), nil
+}
+
+// values is v as a list: a multi-valued attribute's values, a single
+// value as one, null as none.
+func values(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []string:
+		return x, nil
+	}
+	s, _, err := str(v)
+	if err != nil {
+		return nil, err
+	}
+	return []string{s}, nil
 }
 
 // Left(string, numChars): 0 gives "", a negative count the whole string, a
@@ -336,14 +339,6 @@ func fnMid(c *callNode, u Attributes) (any, error) {
 	return runePrefix(rest, length), nil
 }
 
-func fnNormalizeDiacritics(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
-	}
-	return normalizeDiacritics(s), nil
-}
-
 // Not(source): source is a boolean or "True"/"False".
 func fnNot(c *callNode, u Attributes) (any, error) {
 	v, err := c.arg(0, u)
@@ -384,14 +379,6 @@ func fnSplit(c *callNode, u Attributes) (any, error) {
 		return nil, errors.New("the delimiter is empty")
 	}
 	return strings.Split(s, d), nil
-}
-
-func fnStripSpaces(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
-	}
-	return strings.ReplaceAll(s, " ", ""), nil
 }
 
 func checkSwitch(c *callNode) *exprError {
@@ -446,16 +433,6 @@ func fnCase(lower bool) func(c *callNode, u Attributes) (any, error) {
 		}
 		return strings.ToUpper(s), nil
 	}
-}
-
-// Trim(source): leading and trailing white space removed (not one of
-// Entra's functions; StripSpaces removes every space).
-func fnTrim(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
-	}
-	return strings.TrimSpace(s), nil
 }
 
 // Word(string, wordNumber, delimiters): words are runs of characters
