@@ -100,29 +100,31 @@ func checkIntArgs(idx ...int) func(c *callNode) *exprError {
 
 // Append(source, suffix): a null source stays null, so a missing
 // attribute does not become just the suffix.
-func fnAppend(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
-	}
-	suffix, _, err := c.argStr(1, u)
-	if err != nil {
-		return nil, err
-	}
-	return s + suffix, nil
-}
+var fnAppend = strArgFunc(func(s, suffix string) (any, error) { return s + suffix, nil })
 
 // strFunc is a function of one string argument: CStr (the value as a
 // string, True/False for booleans), NormalizeDiacritics, StripSpaces
 // (every space removed) and Trim (leading and trailing white space
 // removed; not one of Entra's functions). A null argument stays null.
 func strFunc(f func(string) string) func(c *callNode, u Attributes) (any, error) {
+	return strArgFunc(func(s, _ string) (any, error) { return f(s), nil })
+}
+
+// strArgFunc is a function of a source string and a second string
+// argument ("" when it is absent or null): Append, Split, ToLower and
+// ToUpper. A null source stays null and the second argument is then not
+// evaluated.
+func strArgFunc(f func(s, arg string) (any, error)) func(c *callNode, u Attributes) (any, error) {
 	return func(c *callNode, u Attributes) (any, error) {
 		s, null, err := c.argStr(0, u)
 		if err != nil || null {
 			return nil, err
 		}
-		return f(s), nil
+		arg, _, err := c.argStr(1, u)
+		if err != nil {
+			return nil, err
+		}
+		return f(s, arg)
 	}
 }
 
@@ -366,20 +368,12 @@ func checkSplit(c *callNode) *exprError {
 
 // Split(source, delimiter): a multi-valued result; values are not trimmed
 // (wrap in Trim per item if needed); a null source stays null.
-func fnSplit(c *callNode, u Attributes) (any, error) {
-	s, null, err := c.argStr(0, u)
-	if err != nil || null {
-		return nil, err
-	}
-	d, _, err := c.argStr(1, u)
-	if err != nil {
-		return nil, err
-	}
+var fnSplit = strArgFunc(func(s, d string) (any, error) {
 	if d == "" {
 		return nil, errors.New("the delimiter is empty")
 	}
 	return strings.Split(s, d), nil
-}
+})
 
 func checkSwitch(c *callNode) *exprError {
 	if len(c.args)%2 != 0 {
@@ -412,15 +406,7 @@ func fnSwitch(c *callNode, u Attributes) (any, error) {
 // one unless it names Turkish or Azeri (tr, az), whose dotted and dotless
 // i differ; other cultures case like the invariant one in practice.
 func fnCase(lower bool) func(c *callNode, u Attributes) (any, error) {
-	return func(c *callNode, u Attributes) (any, error) {
-		s, null, err := c.argStr(0, u)
-		if err != nil || null {
-			return nil, err
-		}
-		culture, _, err := c.argStr(1, u)
-		if err != nil {
-			return nil, err
-		}
+	return strArgFunc(func(s, culture string) (any, error) {
 		culture = strings.ToLower(culture)
 		turkic := strings.HasPrefix(culture, "tr") || strings.HasPrefix(culture, "az")
 		switch {
@@ -432,7 +418,7 @@ func fnCase(lower bool) func(c *callNode, u Attributes) (any, error) {
 			return strings.ToLower(s), nil
 		}
 		return strings.ToUpper(s), nil
-	}
+	})
 }
 
 // Word(string, wordNumber, delimiters): words are runs of characters
