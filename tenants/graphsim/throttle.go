@@ -157,30 +157,22 @@ func (t *throttler) charge(c *call, l Limits) throttleResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var checks []limitCheck
-	ruW := t.win("ru/"+appT, 10*time.Second)
-	ruUse := ruW.add(now, float64(cost))
-	checks = append(checks, limitCheck{ruW, float64(ru), "Tenant_Application/ReadWrite/" + appT, "ResourceUnitLimitExceeded"})
-	worst := ruUse / float64(ru)
+	worst := 0.0 // the highest use/limit ratio of the windows charged
+	// charge adds n to the window key (of the given span), checked against lim.
+	charge := func(key string, span time.Duration, n, lim float64, scope, info string) {
+		w := t.win(key, span)
+		worst = math.Max(worst, w.add(now, n)/lim)
+		checks = append(checks, limitCheck{w, lim, scope, info})
+	}
+	charge("ru/"+appT, 10*time.Second, float64(cost), float64(ru), "Tenant_Application/ReadWrite/"+appT, "ResourceUnitLimitExceeded")
 	if c.route.write {
-		w := t.win("wa/"+appT, 150*time.Second)
-		lim := or(l.WritesPerApp, 3000)
-		worst = math.Max(worst, w.add(now, 1)/lim)
-		checks = append(checks, limitCheck{w, lim, "Tenant_Application/Write/" + appT, "WriteLimitExceeded"})
-		w2 := t.win("wt/"+c.t.id, 5*time.Minute)
-		lim2 := or(l.WritesPerTenant, 18000)
-		worst = math.Max(worst, w2.add(now, 1)/lim2)
-		checks = append(checks, limitCheck{w2, lim2, "Tenant/Write/" + appT, "WriteLimitExceeded"})
+		charge("wa/"+appT, 150*time.Second, 1, or(l.WritesPerApp, 3000), "Tenant_Application/Write/"+appT, "WriteLimitExceeded")
+		charge("wt/"+c.t.id, 5*time.Minute, 1, or(l.WritesPerTenant, 18000), "Tenant/Write/"+appT, "WriteLimitExceeded")
 	}
 	if c.route.name == "POST /invitations" {
-		w := t.win("inv/"+c.t.id, 5*time.Second)
-		lim := or(l.InvitationsPerTenant, 150)
-		worst = math.Max(worst, w.add(now, 1)/lim)
-		checks = append(checks, limitCheck{w, lim, "Tenant/Invitation/" + appT, "WriteLimitExceeded"})
+		charge("inv/"+c.t.id, 5*time.Second, 1, or(l.InvitationsPerTenant, 150), "Tenant/Invitation/"+appT, "WriteLimitExceeded")
 	}
-	ga := t.win("app/"+c.app.clientID, 10*time.Second)
-	glim := or(l.RequestsPerApp, 130000)
-	worst = math.Max(worst, ga.add(now, 1)/glim)
-	checks = append(checks, limitCheck{ga, glim, "Application/ReadWrite/" + c.app.clientID, "ResourceUnitLimitExceeded"})
+	charge("app/"+c.app.clientID, 10*time.Second, 1, or(l.RequestsPerApp, 130000), "Application/ReadWrite/"+c.app.clientID, "ResourceUnitLimitExceeded")
 
 	h := http.Header{}
 	h.Set("x-ms-resource-unit", strconv.Itoa(cost))
