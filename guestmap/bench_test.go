@@ -92,15 +92,7 @@ func BenchmarkRedis100kUsers(b *testing.B) {
 	// Full sync: entries only, to measure the map's memory alone.
 	mem0 := usedMemory(b, rs.c)
 	rt0 := rt.n.Load()
-	for i := 0; i < benchUsers; i += 1000 {
-		es := make([]Entry, 0, 1000)
-		for j := i; j < i+1000; j++ {
-			es = append(es, benchEntry(j))
-		}
-		if err := st.Apply(ctx, l, Batch{Put: es}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFill(b, st, l, 1000)
 	fullRT := float64(rt.n.Load()-rt0) / benchUsers
 	mem1 := usedMemory(b, rs.c)
 	usage, err := rs.c.MemoryUsage(ctx, rs.key(pairAB, "map"), 0).Result()
@@ -147,19 +139,9 @@ func BenchmarkRedis100kUsers(b *testing.B) {
 	cycles := 0
 	for b.Loop() {
 		cycles++
-		ids := make([]string, changed)
-		for i := range ids {
-			ids[i] = guid(1, rng.IntN(benchUsers))
-		}
-		cur, err := st.GetMany(ctx, pairAB, ids)
-		if err != nil {
-			b.Fatal(err)
-		}
-		puts := make([]Entry, 0, len(cur))
-		logs := make([]Record, 0, len(cur))
-		for _, e := range cur {
-			e.AttrHash++
-			puts = append(puts, e)
+		puts := benchChanges(b, st, rng, changed)
+		logs := make([]Record, 0, len(puts))
+		for _, e := range puts {
 			logs = append(logs, Record{SourceID: e.SourceID, Action: "update", Result: "ok"})
 		}
 		link := fmt.Sprintf("https://graph.microsoft.com/v1.0/users/delta?$deltatoken=%d", cycles)
@@ -190,37 +172,49 @@ func BenchmarkBolt100kUsers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for i := 0; i < benchUsers; i += 10_000 {
-		es := make([]Entry, 0, 10_000)
-		for j := i; j < i+10_000; j++ {
-			es = append(es, benchEntry(j))
-		}
-		if err := st.Apply(ctx, l, Batch{Put: es}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFill(b, st, l, 10_000)
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for b.Loop() {
-		ids := make([]string, benchUsers/100)
-		for i := range ids {
-			ids[i] = guid(1, rng.IntN(benchUsers))
-		}
-		cur, err := st.GetMany(ctx, pairAB, ids)
-		if err != nil {
-			b.Fatal(err)
-		}
-		puts := make([]Entry, 0, len(cur))
-		for _, e := range cur {
-			e.AttrHash++
-			puts = append(puts, e)
-		}
+		puts := benchChanges(b, st, rng, benchUsers/100)
 		if err := st.Apply(ctx, l, Batch{Put: puts}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(fi.Size())/benchUsers, "file-B/user")
+}
+
+// benchFill writes the benchmark's benchUsers entries in batches of chunk.
+func benchFill(b *testing.B, st Store, l *Lease, chunk int) {
+	for i := 0; i < benchUsers; i += chunk {
+		es := make([]Entry, 0, chunk)
+		for j := i; j < i+chunk; j++ {
+			es = append(es, benchEntry(j))
+		}
+		if err := st.Apply(ctx, l, Batch{Put: es}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchChanges reads n random users of the benchmark's pair and returns
+// their entries with AttrHash bumped, as a delta cycle rewrites them.
+func benchChanges(b *testing.B, st Store, rng *rand.Rand, n int) []Entry {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = guid(1, rng.IntN(benchUsers))
+	}
+	cur, err := st.GetMany(ctx, pairAB, ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	puts := make([]Entry, 0, len(cur))
+	for _, e := range cur {
+		e.AttrHash++
+		puts = append(puts, e)
+	}
+	return puts
 }
