@@ -175,14 +175,31 @@ func fnIsPresent(c *callNode, u Attributes) (any, error) {
 	return !isEmpty(v), err
 }
 
+// Messages for integer arguments out of range, the same whether a
+// constant is caught at compile time or a computed value at run time.
+const (
+	msgItemIndex = "index %d: items are counted from 1"
+	msgMidStart  = "start %d: characters are counted from 1"
+	msgMidLength = "length %d is negative"
+)
+
+// literalBelow returns constant argument i when it is an integer below
+// min (checkIntArgs has already rejected non-integers).
+func (n *callNode) literalBelow(i int, min int64) (int64, bool) {
+	v, ok := n.literal(i)
+	if !ok {
+		return 0, false
+	}
+	k, _ := toInt(v)
+	return k, k < min
+}
+
 func checkItem(c *callNode) *exprError {
 	if err := checkIntArgs(1)(c); err != nil {
 		return err
 	}
-	if v, ok := c.literal(1); ok {
-		if n, _ := toInt(v); n < 1 {
-			return c.argErr(1, "index %d: items are counted from 1", n)
-		}
+	if n, below := c.literalBelow(1, 1); below {
+		return c.argErr(1, msgItemIndex, n)
 	}
 	return nil
 }
@@ -199,7 +216,7 @@ func fnItem(c *callNode, u Attributes) (any, error) {
 		return nil, err
 	}
 	if i < 1 {
-		return nil, fmt.Errorf("index %d: items are counted from 1", i)
+		return nil, fmt.Errorf(msgItemIndex, i)
 	}
 	list, err := values(v)
 	if err != nil {
@@ -296,15 +313,11 @@ func checkMid(c *callNode) *exprError {
 	if err := checkIntArgs(1, 2)(c); err != nil {
 		return err
 	}
-	if v, ok := c.literal(1); ok {
-		if n, _ := toInt(v); n < 1 {
-			return c.argErr(1, "start %d: characters are counted from 1", n)
-		}
+	if n, below := c.literalBelow(1, 1); below {
+		return c.argErr(1, msgMidStart, n)
 	}
-	if v, ok := c.literal(2); ok {
-		if n, _ := toInt(v); n < 0 {
-			return c.argErr(2, "length %d is negative", n)
-		}
+	if n, below := c.literalBelow(2, 0); below {
+		return c.argErr(2, msgMidLength, n)
 	}
 	return nil
 }
@@ -325,10 +338,10 @@ func fnMid(c *callNode, u Attributes) (any, error) {
 		return nil, err
 	}
 	if start < 1 {
-		return nil, fmt.Errorf("start %d: characters are counted from 1", start)
+		return nil, fmt.Errorf(msgMidStart, start)
 	}
 	if length < 0 {
-		return nil, fmt.Errorf("length %d is negative", length)
+		return nil, fmt.Errorf(msgMidLength, length)
 	}
 	rest := s
 	for k := int64(1); k < start; k++ {
