@@ -114,23 +114,24 @@ func (s *boltStore) LockUser(ctx context.Context, pair, sourceID string, ttl tim
 }
 
 func (s *boltStore) extend(ctx context.Context, l *Lease) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := leaseKey{l.pair, l.sourceID}
-	if !s.holds(key, l.token) {
-		return ErrLeaseLost
-	}
-	s.leases[key] = memLease{token: l.token, expires: s.now().Add(l.ttl), holder: s.opts.Holder}
-	return nil
+	return s.whileHeld(l, func(key leaseKey) {
+		s.leases[key] = memLease{token: l.token, expires: s.now().Add(l.ttl), holder: s.opts.Holder}
+	})
 }
 
 func (s *boltStore) release(ctx context.Context, l *Lease) error {
+	return s.whileHeld(l, func(key leaseKey) { delete(s.leases, key) })
+}
+
+// whileHeld runs f on l's key under the mutex if l still holds it, and
+// reports ErrLeaseLost otherwise: extend and release differ only in f.
+func (s *boltStore) whileHeld(l *Lease, f func(key leaseKey)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := leaseKey{l.pair, l.sourceID}
 	if !s.holds(key, l.token) {
 		return ErrLeaseLost
 	}
-	delete(s.leases, key)
+	f(key)
 	return nil
 }
