@@ -50,21 +50,23 @@ func (s *PairSpec) SetDefaults() {
 
 // DefaultMappings returns the default mapping set, mirroring Entra's
 // cross-tenant synchronization: the profile attributes copied as they are,
-// the manager (as the source manager's ID; the worker translates it), the
-// account state, and showInAddressList true. userType is not listed: it
-// follows user_type and convert_user_type.
+// the manager (as the source manager's ID; the worker translates it) and the
+// account state. userType is not listed: it follows user_type and
+// convert_user_type. showInAddressList is not listed although Entra's sync
+// sets it: the user resource documentation says not to use it in Microsoft
+// Graph (it reads back null and is absent from delta), so a mapping of it
+// would be rewritten on every diff read-back. Map it explicitly only if you
+// accept that.
 func DefaultMappings() []MappingSpec {
 	direct := []string{
 		"displayName", "givenName", "surname", "mail", "jobTitle", "department",
 		"companyName", "officeLocation", "city", "country", "usageLocation",
 		"employeeId", "mobilePhone", "businessPhones", "manager", "accountEnabled",
 	}
-	out := make([]MappingSpec, 0, len(direct)+1)
+	out := make([]MappingSpec, 0, len(direct))
 	for _, p := range direct {
 		out = append(out, MappingSpec{Target: p, Source: p, Apply: ApplyAlways})
 	}
-	t := "True"
-	out = append(out, MappingSpec{Target: propShowInAddressList, Constant: &t, Apply: ApplyAlways})
 	return out
 }
 

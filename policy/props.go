@@ -40,14 +40,13 @@ type prop struct {
 
 // Well-known property names.
 const (
-	propID                = "id"
-	propUPN               = "userPrincipalName"
-	propMail              = "mail"
-	propUserType          = "userType"
-	propCreationType      = "creationType"
-	propAccountEnabled    = "accountEnabled"
-	propManager           = "manager"
-	propShowInAddressList = "showInAddressList"
+	propID             = "id"
+	propUPN            = "userPrincipalName"
+	propMail           = "mail"
+	propUserType       = "userType"
+	propCreationType   = "creationType"
+	propAccountEnabled = "accountEnabled"
+	propManager        = "manager"
 )
 
 // userProps are the Graph v1.0 user properties a source may be read for
