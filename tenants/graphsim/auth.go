@@ -55,6 +55,10 @@ func (s *Server) serveIdentity(w http.ResponseWriter, r *http.Request) {
 				fmt.Sprintf("Tenant '%s' not found.", parts[0]), rid)
 			return
 		}
+		if st := s.drawTokenFault(); st != 0 {
+			s.tokenFault(w, st, t, rid)
+			return
+		}
 		s.issueToken(w, r, t, rid)
 	default:
 		http.NotFound(w, r)

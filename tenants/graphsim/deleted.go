@@ -45,17 +45,24 @@ func listDeleted(c *call) response {
 	var page []any
 	var last string
 	more := false
+	// A $filter (or advanced) list of deleted items reads the lagging index
+	// like /users does.
+	var base []string
 	for _, u := range c.t.sortedDeleted() {
-		if u.id <= after || !fq.matches(u) {
-			continue
+		base = append(base, u.id)
+	}
+	c.listView().each(base, after, isDeleted, func(u *user) bool {
+		if !fq.matches(u) {
+			return true
 		}
 		if len(page) == top {
 			more = true
-			break
+			return false
 		}
 		page = append(page, c.renderDeleted(u, sel))
 		last = u.id
-	}
+		return true
+	})
 	if page == nil {
 		page = []any{}
 	}
@@ -73,7 +80,9 @@ func (c *call) deletedTarget() (*user, *apiError) {
 	if u == nil {
 		u = c.t.deleted[c.params[0]]
 	}
-	if u == nil {
+	// A user created moments ago and deleted at once can still be missing
+	// from the replica serving deleted items.
+	if u == nil || c.unreplicated(u) {
 		return nil, notFound(c.params[0])
 	}
 	return u, nil

@@ -36,6 +36,7 @@ type Tenant struct {
 	members  atomic.Int64 // live users, for throttling tiers
 	mainApp  *app
 	invCount uint64
+	idx      searchIndex // the lagging index of $filter and advanced queries
 }
 
 // user is one stored user object.
@@ -47,6 +48,7 @@ type user struct {
 	seqs        map[string]uint64 // property (or "manager") -> sequence of its last change
 	created     uint64            // sequence of creation or restore
 	visibleAt   time.Time         // replication lag: by-ID reads answer 404 before this
+	bornAt      time.Time         // creation over Graph (zero for in-process users): replica misses
 	deletedAt   time.Time
 	deletedSeq  uint64
 }
@@ -175,6 +177,7 @@ func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration)
 	u.props["id"] = u.id
 	u.props["createdDateTime"] = now.UTC().Format(time.RFC3339)
 	t.insertLive(u)
+	t.indexCreated(u.id)
 	return u
 }
 
@@ -195,6 +198,7 @@ func (t *Tenant) setProps(u *user, props map[string]any) {
 		}
 		if seq == 0 {
 			seq = t.bump()
+			t.indexBefore(u)
 		}
 		if k == "userPrincipalName" {
 			if s, _ := old.(string); s != "" {
@@ -214,6 +218,7 @@ func (t *Tenant) setManager(u *user, managerID string) {
 	if u.manager == managerID {
 		return
 	}
+	t.indexBefore(u)
 	u.prevManager = u.manager
 	u.manager = managerID
 	u.seqs["manager"] = t.bump()
@@ -221,6 +226,7 @@ func (t *Tenant) setManager(u *user, managerID string) {
 
 // softDelete moves a live user to deleted items.
 func (t *Tenant) softDelete(u *user, now time.Time) {
+	t.indexBefore(u)
 	t.removeLive(u)
 	u.deletedAt = now
 	u.deletedSeq = t.bump()
@@ -231,6 +237,7 @@ func (t *Tenant) softDelete(u *user, now time.Time) {
 
 // hardDelete removes a user (live or deleted) for good.
 func (t *Tenant) hardDelete(u *user) {
+	t.indexBefore(u)
 	if t.users[u.id] == u {
 		t.removeLive(u)
 	}
@@ -246,6 +253,7 @@ func (t *Tenant) hardDelete(u *user) {
 
 // restore brings a soft-deleted user back; every property counts as changed.
 func (t *Tenant) restore(u *user) {
+	t.indexBefore(u)
 	delete(t.deleted, u.id)
 	seq := t.bump()
 	delete(u.props, "deletedDateTime")

@@ -220,7 +220,7 @@ func (s *Server) execute(c *call) (response, faultKind) {
 	rz := s.currentRealism()
 	var thrHeaders http.Header
 	if rz.Throttling {
-		res := s.thr.charge(c, rz.Limits)
+		res := s.thr.charge(c, rz.Limits, rz.ThrottleFactor)
 		thrHeaders = res.headers
 		if res.throttled {
 			s.stats.throttled(c.t.name)

@@ -4,9 +4,12 @@ package graphsim
 // --write-info): where to authenticate and what credentials each tenant's
 // default app has.
 type Info struct {
-	Authority string       `json:"authority"`
-	Graph     string       `json:"graph"`
-	CAFile    string       `json:"ca_file"`
+	Authority string `json:"authority"`
+	Graph     string `json:"graph"`
+	CAFile    string `json:"ca_file"`
+	// SharedApp is set when one multi-tenant app serves every tenant: each
+	// TenantInfo then names the same client ID, secret and files.
+	SharedApp bool         `json:"shared_app,omitempty"`
 	Tenants   []TenantInfo `json:"tenants"`
 }
 
@@ -23,7 +26,7 @@ type TenantInfo struct {
 
 // Info returns the simulator's connection details.
 func (s *Server) Info() Info {
-	in := Info{Authority: s.AuthorityURL(), Graph: s.GraphURL(), CAFile: s.caFile, Tenants: []TenantInfo{}}
+	in := Info{Authority: s.AuthorityURL(), Graph: s.GraphURL(), CAFile: s.caFile, SharedApp: s.opts.SharedApp, Tenants: []TenantInfo{}}
 	for _, t := range s.tenants {
 		f := s.files[t.name]
 		in.Tenants = append(in.Tenants, TenantInfo{

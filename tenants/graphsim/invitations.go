@@ -81,7 +81,7 @@ func invite(c *call) response {
 	switch {
 	case reset && invitedID != "":
 		gu = t.lookup(invitedID)
-		if gu == nil || c.now.Before(gu.visibleAt) {
+		if gu == nil || c.unreplicated(gu) {
 			return c.fail(notFound(invitedID))
 		}
 		t.setProps(gu, map[string]any{"externalUserState": "PendingAcceptance",
@@ -119,6 +119,7 @@ func invite(c *call) response {
 			"identities":                      []map[string]any{{"signInType": "userPrincipalName", "issuer": t.domain, "issuerAssignedId": upn}},
 		}
 		gu = t.newUser(props, c.now, c.s.currentRealism().ReplicationLag)
+		c.born(gu)
 	}
 	t.invCount++
 	invID := t.newID()

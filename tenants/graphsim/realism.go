@@ -25,6 +25,33 @@ type Realism struct {
 	// ReplicationLag is how long a newly created user answers 404 to
 	// requests addressing it by ID or UPN.
 	ReplicationLag time.Duration
+
+	// IndexLag is how far the search index behind $filter lists and every
+	// advanced query (ConsistencyLevel: eventual) trails the directory: a
+	// user created, changed or deleted less than IndexLag ago is listed in
+	// its previous state (absent when just created, still present when just
+	// deleted). GET by ID and delta are not lagged by it. Source: "Advanced
+	// query capabilities on Microsoft Entra ID objects" (learn.microsoft.com/
+	// graph/aad-advanced-queries): advanced queries read an eventually
+	// consistent index.
+	IndexLag time.Duration
+	// ReplicaWindow is how long after its creation (over Graph) a user can
+	// still be missing from the replica a request lands on.
+	ReplicaWindow time.Duration
+	// ReplicaMissRate is the chance that one request naming a user younger
+	// than ReplicaWindow (by ID or UPN, in the path, in a $ref body or in a
+	// $batch item) answers 404 Request_ResourceNotFound, drawn anew for each
+	// request, so a 404 can follow an earlier success. Sources:
+	// msgraph-sdk-go#221 and microsoft-graph-docs#15839.
+	ReplicaMissRate float64
+	// ThrottleFactor scales every throttling limit (0 means 1): below 1, a
+	// client pacing exactly at the documented quota still sees 429s, as
+	// "Microsoft Graph service-specific throttling limits" warns it can
+	// ("429 ... even when the following limits are not reached").
+	ThrottleFactor float64
+	// TokenFaultRate is the share of token requests answered 503 (sometimes
+	// 500) with an AADSTS temporarily_unavailable body and Retry-After.
+	TokenFaultRate float64
 }
 
 // Latency is a lognormal distribution given by its median and 99th
@@ -44,6 +71,48 @@ func RealisticRealism() Realism {
 		LostResponseRate: 0.001,
 		ReplicationLag:   time.Second,
 	}
+}
+
+// HostileRealism is the preset of ProfileHostile: everything of the
+// realistic profile, turned up to what Graph does on a bad day, yet mild
+// enough that a correct client (retrying 404s after its own writes, never
+// trusting a list right after a write, honouring Retry-After) converges
+// within a few sync cycles.
+func HostileRealism() Realism {
+	r := RealisticRealism()
+	// Faults: 2.5x the realistic rate; still rare enough that the SDK's
+	// retry handler (3 retries) nearly never gives up.
+	r.FaultRate = 0.005
+	r.LostResponseRate = 0.002
+	// Replication: a new user 404s for 2 s to everyone, then for 10 s to
+	// 30 % of requests; five retries fail together with p = 0.3^5 < 0.3 %.
+	r.ReplicationLag = 2 * time.Second
+	r.ReplicaWindow = 10 * time.Second
+	r.ReplicaMissRate = 0.3
+	// Index: "typically seconds"; 5 s is longer than a create-then-look-up
+	// round trip, so a client that trusts a filter right after its own
+	// write is caught every time, and shorter than a sync cycle.
+	r.IndexLag = 5 * time.Second
+	// Throttling: 80 % of the documented quotas, the level at which Graph
+	// starts sending x-ms-throttle-limit-percentage.
+	r.ThrottleFactor = 0.8
+	// Tokens: one request in 20 fails; azidentity retries it.
+	r.TokenFaultRate = 0.05
+	return r
+}
+
+// ProfileRealism is the realism preset of a profile; false for an unknown
+// profile name.
+func ProfileRealism(p Profile) (Realism, bool) {
+	switch p {
+	case ProfileExact, "":
+		return Realism{}, true
+	case ProfileRealistic:
+		return RealisticRealism(), true
+	case ProfileHostile:
+		return HostileRealism(), true
+	}
+	return Realism{}, false
 }
 
 // SetRealism replaces the realism switches at run time.

@@ -28,6 +28,10 @@ const (
 	// ProfileRealistic: Graph's documented throttling, small latency, rare
 	// deterministic faults and a short replication lag.
 	ProfileRealistic Profile = "realistic"
+	// ProfileHostile: realistic plus a lagging search index, replica
+	// regressions, limits below the documented ones and token-endpoint
+	// failures (see HostileRealism).
+	ProfileHostile Profile = "hostile"
 )
 
 // Options configure a simulator. The zero value is a usable exact
@@ -62,6 +66,11 @@ type Options struct {
 	// DeltaExpiredStatus is how an expired delta token is answered: 400 with
 	// code syncStateNotFound (the default) or 410 Gone.
 	DeltaExpiredStatus int
+	// SharedApp registers one multi-tenant app (one client ID, one secret,
+	// one certificate) consented in every tenant, as a single ctsync
+	// deployment serving many tenants would; throttling then also enforces
+	// the per-application limits across all tenants against it.
+	SharedApp bool
 }
 
 // Server is a running simulator.
@@ -87,6 +96,7 @@ type Server struct {
 	realism Realism
 	rng     *mrand.Rand
 	thr     *throttler
+	shared  *app // the multi-tenant app of Options.SharedApp
 }
 
 type tenantFiles struct {
@@ -116,15 +126,12 @@ func Start(opts Options) (*Server, error) {
 	if opts.Profile == "" {
 		opts.Profile = ProfileExact
 	}
-	var realism Realism
-	switch {
-	case opts.Realism != nil:
-		realism = *opts.Realism
-	case opts.Profile == ProfileRealistic:
-		realism = RealisticRealism()
-	case opts.Profile == ProfileExact:
-	default:
+	realism, known := ProfileRealism(opts.Profile)
+	if !known {
 		return nil, fmt.Errorf("graphsim: unknown profile %q", opts.Profile)
+	}
+	if opts.Realism != nil {
+		realism = *opts.Realism
 	}
 	s := &Server{
 		opts:    opts,
@@ -166,6 +173,8 @@ func Start(opts Options) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
+	// The seeded directory existed long before: the index has caught up.
+	s.settleIndexes()
 	s.hs = &http.Server{
 		Handler:           s,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{ca.tlsCert}, MinVersion: tls.VersionTLS12},
@@ -246,6 +255,11 @@ func (s *Server) newTenant(name string) (*Tenant, error) {
 		return nil, err
 	}
 	s.files[name] = files
+	if s.opts.SharedApp {
+		if err := s.shareApp(t); err != nil {
+			return nil, err
+		}
+	}
 	s.tenants = append(s.tenants, t)
 	for _, k := range []string{name, t.id, t.domain} {
 		s.byKey[k] = t

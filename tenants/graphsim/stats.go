@@ -26,6 +26,12 @@ type TenantStats struct {
 	Throttled   int64 `json:"throttled"` // answered 429
 	Faults      int64 `json:"faults"`    // injected 5xx, resets, lost responses
 	Tokens      int64 `json:"tokens"`    // token endpoint calls
+	// TokenFaults counts token requests answered with an injected 5xx
+	// (Realism.TokenFaultRate).
+	TokenFaults int64 `json:"token_faults"`
+	// ReplicaMisses counts requests answered 404 because they named an
+	// object their replica did not hold yet (Realism.ReplicaMissRate).
+	ReplicaMisses int64 `json:"replica_misses"`
 	// Routes counts by "METHOD /route", e.g. "GET /users/delta",
 	// "PATCH /users/{id}", "POST /$batch".
 	Routes map[string]int64 `json:"routes"`
@@ -51,6 +57,8 @@ func (s Stats) Total() TenantStats {
 		tot.Throttled += ts.Throttled
 		tot.Faults += ts.Faults
 		tot.Tokens += ts.Tokens
+		tot.TokenFaults += ts.TokenFaults
+		tot.ReplicaMisses += ts.ReplicaMisses
 		for k, v := range ts.Routes {
 			tot.Routes[k] += v
 		}
@@ -116,6 +124,18 @@ func (r *statsRec) token(tenant string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.get(tenant).Tokens++
+}
+
+func (r *statsRec) tokenFault(tenant string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).TokenFaults++
+}
+
+func (r *statsRec) replicaMiss(tenant string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.get(tenant).ReplicaMisses++
 }
 
 func (r *statsRec) unauthorized() {

@@ -9,7 +9,10 @@ import (
 )
 
 // Limits are Graph's documented identity-and-access throttling limits; a
-// zero field means the documented value.
+// zero field means the documented value. Source: "Microsoft Graph
+// service-specific throttling limits", section "Identity and access service
+// limits" (learn.microsoft.com/graph/throttling-limits), and its global
+// per-app limit.
 type Limits struct {
 	// ResourceUnits per app per tenant per 10 s; 0: by tenant size
 	// (< 50 users 3,500; 50–500 5,000; > 500 8,000).
@@ -20,8 +23,15 @@ type Limits struct {
 	WritesPerTenant int
 	// InvitationsPerTenant per 5 s; 0: 150.
 	InvitationsPerTenant int
-	// RequestsPerApp for one app across all tenants per 10 s; 0: 130,000.
+	// RequestsPerApp for one app across all tenants per 10 s; 0: 130,000
+	// (the global limit every Graph service shares).
 	RequestsPerApp int
+	// AppResourceUnits for one app across all tenants per 20 s; 0: 150,000
+	// (identity and access, limit type "application").
+	AppResourceUnits int
+	// AppWrites for one app across all tenants per 5 min; 0: 70,000
+	// (identity and access, limit type "application").
+	AppWrites int
 }
 
 // window is a sliding-window counter: the previous fixed window's count
@@ -132,8 +142,13 @@ type limitCheck struct {
 }
 
 // charge accrues the request's usage (also when it ends up throttled, as
-// Graph does) and decides whether it is throttled.
-func (t *throttler) charge(c *call, l Limits) throttleResult {
+// Graph does) and decides whether it is throttled. factor scales every
+// limit (0: 1); Graph warns it can throttle "even when the following limits
+// are not reached" (throttling-limits, identity and access).
+func (t *throttler) charge(c *call, l Limits, factor float64) throttleResult {
+	if factor <= 0 {
+		factor = 1
+	}
 	cost := ruCost(c)
 	now := c.now
 	appT := c.app.clientID + "/" + c.t.id
@@ -150,9 +165,9 @@ func (t *throttler) charge(c *call, l Limits) throttleResult {
 	}
 	or := func(v, d int) float64 {
 		if v > 0 {
-			return float64(v)
+			return float64(v) * factor
 		}
-		return float64(d)
+		return float64(d) * factor
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -164,7 +179,7 @@ func (t *throttler) charge(c *call, l Limits) throttleResult {
 		worst = math.Max(worst, w.add(now, n)/lim)
 		checks = append(checks, limitCheck{w, lim, scope, info})
 	}
-	charge("ru/"+appT, 10*time.Second, float64(cost), float64(ru), "Tenant_Application/ReadWrite/"+appT, "ResourceUnitLimitExceeded")
+	charge("ru/"+appT, 10*time.Second, float64(cost), or(ru, 0), "Tenant_Application/ReadWrite/"+appT, "ResourceUnitLimitExceeded")
 	if c.route.write {
 		charge("wa/"+appT, 150*time.Second, 1, or(l.WritesPerApp, 3000), "Tenant_Application/Write/"+appT, "WriteLimitExceeded")
 		charge("wt/"+c.t.id, 5*time.Minute, 1, or(l.WritesPerTenant, 18000), "Tenant/Write/"+appT, "WriteLimitExceeded")
@@ -172,7 +187,15 @@ func (t *throttler) charge(c *call, l Limits) throttleResult {
 	if c.route.name == "POST /invitations" {
 		charge("inv/"+c.t.id, 5*time.Second, 1, or(l.InvitationsPerTenant, 150), "Tenant/Invitation/"+appT, "WriteLimitExceeded")
 	}
-	charge("app/"+c.app.clientID, 10*time.Second, 1, or(l.RequestsPerApp, 130000), "Application/ReadWrite/"+c.app.clientID, "ResourceUnitLimitExceeded")
+	// Per application across all tenants: one multi-tenant app (Options.
+	// SharedApp) has one client ID in every tenant, so these windows span
+	// tenants. The scope names the app and the tenant the request hit.
+	appScope := "Application/ReadWrite/" + appT
+	charge("glob/"+c.app.clientID, 10*time.Second, 1, or(l.RequestsPerApp, 130000), appScope, "RequestLimitExceeded")
+	charge("appru/"+c.app.clientID, 20*time.Second, float64(cost), or(l.AppResourceUnits, 150000), appScope, "ResourceUnitLimitExceeded")
+	if c.route.write {
+		charge("appw/"+c.app.clientID, 5*time.Minute, 1, or(l.AppWrites, 70000), "Application/Write/"+appT, "WriteLimitExceeded")
+	}
 
 	h := http.Header{}
 	h.Set("x-ms-resource-unit", strconv.Itoa(cost))

@@ -1,0 +1,361 @@
+package graphsim
+
+import (
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Eventual consistency: Graph answers some requests from a search index
+// that trails the directory (IndexLag) and others from replicas that may
+// not yet hold a new object (ReplicationLag, ReplicaWindow and
+// ReplicaMissRate).
+
+// searchIndex is what $filter lists and advanced queries read. It keeps,
+// per user written within the last IndexLag, the states the index still
+// shows (each with the time the next write replaced it); every other user
+// is indexed as it is. Versions older than the lag are dropped on the next
+// read or write, so memory is bounded by the writes of one lag window.
+//
+// Source: "Advanced query capabilities on Microsoft Entra ID objects"
+// (learn.microsoft.com/graph/aad-advanced-queries): advanced queries and
+// $filter lists are served by an index that is eventually consistent with
+// the directory.
+type searchIndex struct {
+	mu      sync.Mutex
+	pending map[string][]indexVersion // user ID -> older states, oldest first
+	queue   []indexRef                // every version in write order, for pruning
+}
+
+// indexVersion is a state of a user the index may still show: snap is the
+// user as it was until the write at until (nil: the user did not exist).
+type indexVersion struct {
+	snap  *user
+	until time.Time
+}
+
+type indexRef struct {
+	id    string
+	until time.Time
+}
+
+// indexLag is the current IndexLag (0 when off).
+func (t *Tenant) indexLag() time.Duration { return t.s.currentRealism().IndexLag }
+
+// indexBefore records u's state just before a write; the caller holds t.mu
+// for writing.
+func (t *Tenant) indexBefore(u *user) {
+	t.indexRecord(u.id, u.snapshot())
+}
+
+// indexCreated records that the user id did not exist before now.
+func (t *Tenant) indexCreated(id string) { t.indexRecord(id, nil) }
+
+func (t *Tenant) indexRecord(id string, snap *user) {
+	lag := t.indexLag()
+	x := &t.idx
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if lag <= 0 {
+		// The index is switched off: it shows the directory as it is.
+		x.pending, x.queue = nil, nil
+		return
+	}
+	now := t.s.now()
+	x.prune(now.Add(-lag))
+	if x.pending == nil {
+		x.pending = map[string][]indexVersion{}
+	}
+	x.pending[id] = append(x.pending[id], indexVersion{snap: snap, until: now})
+	x.queue = append(x.queue, indexRef{id: id, until: now})
+}
+
+// prune drops the versions that ended before cutoff: the index has caught
+// up with them. The caller holds x.mu.
+func (x *searchIndex) prune(cutoff time.Time) {
+	n := 0
+	for n < len(x.queue) && !x.queue[n].until.After(cutoff) {
+		id := x.queue[n].id
+		vs := x.pending[id]
+		k := 0
+		for k < len(vs) && !vs[k].until.After(cutoff) {
+			k++
+		}
+		if k == len(vs) {
+			delete(x.pending, id)
+		} else if k > 0 {
+			x.pending[id] = slices.Delete(vs, 0, k)
+		}
+		n++
+	}
+	if n > 0 {
+		x.queue = slices.Delete(x.queue, 0, n)
+	}
+}
+
+// settleIndexes lets every tenant's index catch up at once (the seeded
+// directory is old news to it).
+func (s *Server) settleIndexes() {
+	for _, t := range s.tenants {
+		t.idx.mu.Lock()
+		t.idx.pending, t.idx.queue = nil, nil
+		t.idx.mu.Unlock()
+	}
+}
+
+// snapshot copies what listing and filtering read of a user; values are
+// copied too, so later writes cannot reach into the index's copy.
+func (u *user) snapshot() *user {
+	cp := &user{id: u.id, manager: u.manager, created: u.created, visibleAt: u.visibleAt,
+		bornAt: u.bornAt, deletedAt: u.deletedAt, deletedSeq: u.deletedSeq, props: make(map[string]any, len(u.props))}
+	for k, v := range u.props {
+		cp.props[k] = copyValue(v)
+	}
+	cp.seqs = maps.Clone(u.seqs)
+	return cp
+}
+
+func copyValue(v any) any {
+	switch x := v.(type) {
+	case []string:
+		return slices.Clone(x)
+	case map[string]any:
+		return maps.Clone(x)
+	case []map[string]any:
+		out := make([]map[string]any, len(x))
+		for i, m := range x {
+			out[i] = maps.Clone(m)
+		}
+		return out
+	}
+	return v
+}
+
+// indexView is the directory as the index shows it at one instant; the
+// caller holds t.mu (reading suffices) for as long as it uses the view.
+type indexView struct {
+	t       *Tenant
+	lagged  bool
+	pending map[string][]indexVersion // copied under idx.mu: safe to read after
+	cutoff  time.Time
+	extra   []string // IDs with pending versions, sorted
+}
+
+// view opens the index as of now. Without lag it is the directory itself.
+func (t *Tenant) view(now time.Time, lag time.Duration) *indexView {
+	v := &indexView{t: t}
+	if lag <= 0 {
+		return v
+	}
+	x := &t.idx
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	v.cutoff = now.Add(-lag)
+	x.prune(v.cutoff)
+	if len(x.pending) == 0 {
+		return v
+	}
+	v.lagged = true
+	v.pending = make(map[string][]indexVersion, len(x.pending))
+	for id, vs := range x.pending {
+		v.pending[id] = slices.Clone(vs)
+		v.extra = append(v.extra, id)
+	}
+	slices.Sort(v.extra)
+	return v
+}
+
+// get is the indexed state of a user (live or soft-deleted), nil when the
+// index does not know it.
+func (v *indexView) get(id string) *user {
+	if v.lagged {
+		for _, ver := range v.pending[id] {
+			if ver.until.After(v.cutoff) {
+				return ver.snap
+			}
+		}
+	}
+	if u := v.t.users[id]; u != nil {
+		return u
+	}
+	return v.t.deleted[id]
+}
+
+// each calls fn, in ID order, for every indexed user in base (sorted IDs
+// of the live or deleted set) or with pending versions, after the ID
+// after, for which keep holds; fn returns false to stop.
+func (v *indexView) each(base []string, after string, keep func(*user) bool, fn func(*user) bool) {
+	i, j := 0, 0
+	if after != "" {
+		i, _ = slices.BinarySearch(base, after)
+		if i < len(base) && base[i] == after {
+			i++
+		}
+		j, _ = slices.BinarySearch(v.extra, after)
+		if j < len(v.extra) && v.extra[j] == after {
+			j++
+		}
+	}
+	for i < len(base) || j < len(v.extra) {
+		var id string
+		switch {
+		case j >= len(v.extra) || (i < len(base) && base[i] < v.extra[j]):
+			id = base[i]
+			i++
+		case i >= len(base) || v.extra[j] < base[i]:
+			id = v.extra[j]
+			j++
+		default: // the same ID in both
+			id = base[i]
+			i++
+			j++
+		}
+		u := v.get(id)
+		if u == nil || !keep(u) {
+			continue
+		}
+		if !fn(u) {
+			return
+		}
+	}
+}
+
+func isLive(u *user) bool    { return u.deletedAt.IsZero() }
+func isDeleted(u *user) bool { return !u.deletedAt.IsZero() }
+
+// eachUser walks the live users as the request's source shows them.
+func (v *indexView) eachUser(after string, fn func(*user) bool) {
+	v.each(v.t.ids, after, isLive, fn)
+}
+
+// countUsers counts the live users passing fq in the view.
+func (v *indexView) countUsers(fq *filterQuery) int {
+	n := 0
+	v.eachUser("", func(u *user) bool {
+		if fq.matches(u) {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// eventual reports whether a list request reads the search index: it has
+// a $filter or is an advanced query. Source: "Advanced query capabilities
+// on Microsoft Entra ID objects" — sending the advanced parameters makes
+// even default queries eventually consistent.
+func (c *call) eventual() bool {
+	return c.query.Get("$filter") != "" || strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual")
+}
+
+// listView is the user source of a list request: the lagging index for
+// $filter and advanced queries, the directory otherwise.
+func (c *call) listView() *indexView {
+	if !c.eventual() {
+		return c.t.view(c.now, 0)
+	}
+	return c.t.view(c.now, c.s.currentRealism().IndexLag)
+}
+
+// born marks u as created over Graph now, which starts its replica window.
+func (c *call) born(u *user) { u.bornAt = c.now }
+
+// unreplicated reports whether a request naming u (by ID or UPN, in its
+// path or body) lands on a replica that does not hold it yet: always
+// within ReplicationLag, then with ReplicaMissRate, drawn per request from
+// the seeded sequence, until ReplicaWindow has passed since its creation.
+// Sources: msgraph-sdk-go#221 and microsoft-graph-docs#15839 (404 after an
+// earlier success), "Create invitation" (reads right after can 404).
+func (c *call) unreplicated(u *user) bool {
+	if c.now.Before(u.visibleAt) {
+		return true
+	}
+	rz := c.s.currentRealism()
+	if rz.ReplicaMissRate <= 0 || rz.ReplicaWindow <= 0 || u.bornAt.IsZero() || !c.now.Before(u.bornAt.Add(rz.ReplicaWindow)) {
+		return false
+	}
+	c.s.rmu.Lock()
+	miss := c.s.rng.Float64() < rz.ReplicaMissRate
+	c.s.rmu.Unlock()
+	if miss {
+		c.s.stats.replicaMiss(c.t.name)
+	}
+	return miss
+}
+
+// shareApp replaces the tenant's own app by the one multi-tenant app of
+// Options.SharedApp (registered with the first tenant), consented here with
+// the default permissions, and points the tenant's credential files at the
+// shared app.secret, app.cert.pem and app.key.pem.
+func (s *Server) shareApp(t *Tenant) error {
+	own := s.files[t.name]
+	if s.shared == nil {
+		s.shared = t.mainApp
+		files := tenantFiles{}
+		var err error
+		if files.secret, err = writeFile(s.stateDir, "app.secret", []byte(s.shared.secret), 0o600); err != nil {
+			return err
+		}
+		if files.cert, err = writeFile(s.stateDir, "app.cert.pem", s.shared.cert.certPEM, 0o644); err != nil {
+			return err
+		}
+		if files.key, err = writeFile(s.stateDir, "app.key.pem", s.shared.cert.keyPEM, 0o600); err != nil {
+			return err
+		}
+		s.files[""] = files
+	} else {
+		t.mu.Lock()
+		delete(t.apps, t.mainApp.clientID)
+		a := &app{clientID: s.shared.clientID, secret: s.shared.secret, cert: s.shared.cert, perms: maps.Clone(s.shared.perms)}
+		t.apps[a.clientID] = a
+		t.mainApp = a
+		t.mu.Unlock()
+	}
+	// One app, one set of credential files: the per-tenant ones would only
+	// mislead.
+	for _, p := range []string{own.secret, own.cert, own.key} {
+		if p != "" {
+			_ = os.Remove(p)
+		}
+	}
+	s.files[t.name] = s.files[""]
+	return nil
+}
+
+// drawTokenFault decides whether a token request fails transiently: 503
+// mostly, 500 sometimes. Source: "Microsoft identity platform and OAuth 2.0
+// client credentials flow" and the AADSTS error reference: the token
+// endpoint answers temporarily_unavailable (AADSTS90033, transient) and
+// server errors that clients are to retry.
+func (s *Server) drawTokenFault() int {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.realism.TokenFaultRate <= 0 {
+		return 0
+	}
+	p := s.rng.Float64()
+	if p >= s.realism.TokenFaultRate {
+		return 0
+	}
+	if s.rng.IntN(4) == 0 {
+		return http.StatusInternalServerError
+	}
+	return http.StatusServiceUnavailable
+}
+
+// tokenFault answers a token request with a transient AADSTS failure.
+func (s *Server) tokenFault(w http.ResponseWriter, status int, t *Tenant, rid string) {
+	s.stats.tokenFault(t.name)
+	w.Header().Set("Retry-After", "1")
+	if status == http.StatusInternalServerError {
+		s.oauthError(w, status, "temporarily_unavailable", 50000,
+			"There was an error issuing a token or an issue with our sign-in service.", rid)
+		return
+	}
+	s.oauthError(w, status, "temporarily_unavailable", 90033,
+		"A transient error has occurred. Please try again.", rid)
+}
