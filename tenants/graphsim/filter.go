@@ -281,8 +281,10 @@ func (n anyNode) eval(u *user, _ any) bool {
 
 // filterQuery is a parsed $filter.
 type filterQuery struct {
-	root     fnode
-	advanced string // why the filter needs advanced query mode ("" if it does not)
+	root fnode
+	// advanced is Graph's error message for this filter when it is sent
+	// without the advanced query parameters ("" if it needs none).
+	advanced string
 }
 
 type parser struct {
@@ -291,6 +293,7 @@ type parser struct {
 	rvar     string // current lambda range variable
 	rvarColl *propDef
 	advanced string
+	neg      int // depth of enclosing not operators
 }
 
 // filterError is a 400 for a filter the simulator (and Graph) rejects.
@@ -332,10 +335,59 @@ func (p *parser) isKeyword(w string) bool {
 	return t.kind == tkIdent && t.text == w
 }
 
-func (p *parser) needAdvanced(why string) {
-	if p.advanced == "" {
-		p.advanced = why
+// advancedHint ends every "needs the advanced parameters" message, as in
+// Graph's answer to endsWith without them (aad-advanced-queries, "Error
+// handling for advanced queries on directory objects").
+const advancedHint = " is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+
+// needAdvanced records that the filter is an advanced query because of
+// operator op (on prop, when the operator alone is not the reason).
+func (p *parser) needAdvanced(op string, prop *propDef) {
+	if p.advanced != "" {
+		return
 	}
+	switch {
+	case prop == nil || op == opNe || op == opNot || op == opEndsWith || op == "$count":
+		p.advanced = "Operator '" + op + "'" + advancedHint
+	case op == opNull:
+		p.advanced = "Filtering '" + prop.name + "' on null values" + advancedHint
+	default:
+		// Graph documents the property-level case only in its tables; the
+		// message follows the operator one.
+		p.advanced = "Operator '" + op + "' on property '" + prop.name + "'" + advancedHint
+	}
+}
+
+// unsupportedProp is Graph's 400 for an operator a property does not
+// support even as an advanced query (aad-advanced-queries, same section).
+func unsupportedProp(name string) error {
+	return filterError{"Unsupported or invalid query filter clause specified for property '" + name + "' of resource 'User'."}
+}
+
+// use checks that operand o supports op (and not, inside a negation)
+// according to the property's table, and records an advanced requirement.
+func (p *parser) use(o operand, op string) error {
+	prop := o.prop
+	if o.count {
+		return nil // $count in a filter is checked where it is parsed
+	}
+	ops := []string{op}
+	if p.neg > 0 {
+		ops = append(ops, opNot)
+	}
+	for _, x := range ops {
+		switch prop.opm[x] {
+		case opNone:
+			name := prop.name
+			if o.ext != "" {
+				name += "/" + o.ext
+			}
+			return unsupportedProp(name)
+		case opAdvanced:
+			p.needAdvanced(x, prop)
+		}
+	}
+	return nil
 }
 
 func (p *parser) expr() (fnode, error) {
@@ -373,8 +425,10 @@ func (p *parser) and() (fnode, error) {
 func (p *parser) unary() (fnode, error) {
 	if p.isKeyword("not") {
 		p.next()
-		p.needAdvanced("not")
+		p.needAdvanced(opNot, nil)
+		p.neg++
 		x, err := p.unary()
+		p.neg--
 		if err != nil {
 			return nil, err
 		}
@@ -428,8 +482,8 @@ func (p *parser) primary() (fnode, error) {
 	}
 	switch op.text {
 	case "eq", "ne", "ge", "le":
-		if op.text != "eq" {
-			p.needAdvanced(op.text)
+		if op.text == opNe {
+			p.needAdvanced(opNe, nil)
 		}
 		lit, err := p.literal()
 		if err != nil {
@@ -438,8 +492,14 @@ func (p *parser) primary() (fnode, error) {
 		if err := p.checkLiteral(o, lit); err != nil {
 			return nil, err
 		}
+		if err := p.use(o, op.text); err != nil {
+			return nil, err
+		}
 		if lit.null {
-			p.needAdvanced("null")
+			if err := p.use(o, opNull); err != nil {
+				return nil, err
+			}
+			p.needAdvanced(opNull, o.prop)
 		}
 		return cmpNode{o: o, op: op.text, lit: lit}, nil
 	case "in":
@@ -467,6 +527,9 @@ func (p *parser) primary() (fnode, error) {
 		}
 		if len(lits) > 15 {
 			return nil, filterError{"Too many values in the 'in' operator; the maximum is 15."}
+		}
+		if err := p.use(o, opIn); err != nil {
+			return nil, err
 		}
 		return inNode{o: o, lits: lits}, nil
 	case "gt", "lt", "has", "add", "sub", "mul", "div", "mod":
@@ -500,10 +563,15 @@ func (p *parser) function(name string) (fnode, error) {
 		return nil, err
 	}
 	if o.count || (!o.rvar && o.prop.kind != kString && o.prop.kind != kExt) {
-		return nil, filterError{"Unsupported or invalid query filter clause specified for property '" + o.prop.name + "' of resource 'User'."}
+		return nil, unsupportedProp(o.prop.name)
 	}
+	op := opStartsWith
 	if name == "endswith" {
-		p.needAdvanced("endsWith")
+		op = opEndsWith
+		p.needAdvanced(opEndsWith, nil)
+	}
+	if err := p.use(o, op); err != nil {
+		return nil, err
 	}
 	return fnNode{name: name, o: o, lit: lit}, nil
 }
@@ -524,8 +592,8 @@ func (p *parser) lambda() (fnode, error) {
 	if prop.kind != kStrings && prop.kind != kIdentities {
 		return nil, filterError{"The any operator requires a collection property; '" + prop.name + "' is not a collection."}
 	}
-	if prop.filter == filterNone {
-		return nil, filterError{"Unsupported or invalid query filter clause specified for property '" + prop.name + "' of resource 'User'."}
+	if len(prop.opm) == 0 {
+		return nil, unsupportedProp(prop.name)
 	}
 	if err := p.expect(tkLParen, "'('"); err != nil {
 		return nil, err
@@ -574,11 +642,8 @@ func (p *parser) operand(path string) (operand, error) {
 	if prop == nil {
 		return operand{}, filterError{"Could not find a property named '" + parts[0] + "' on type 'microsoft.graph.user'."}
 	}
-	if prop.filter == filterNone {
-		return operand{}, filterError{"Unsupported or invalid query filter clause specified for property '" + prop.name + "' of resource 'User'."}
-	}
-	if prop.filter == filterAdvanced {
-		p.needAdvanced(prop.name)
+	if len(prop.opm) == 0 {
+		return operand{}, unsupportedProp(prop.name)
 	}
 	o := operand{prop: prop}
 	switch {
@@ -596,7 +661,7 @@ func (p *parser) operand(path string) (operand, error) {
 		}
 		o.ext = n
 	case len(parts) == 2 && parts[1] == "$count" && (prop.kind == kStrings || prop.kind == kIdentities):
-		p.needAdvanced("$count")
+		p.needAdvanced("$count", nil)
 		o.count = true
 	default:
 		return operand{}, filterError{"Unsupported property path '" + path + "'."}

@@ -26,7 +26,11 @@ func parseTop(c *call, def int) (int, *apiError) {
 	return n, nil
 }
 
-// countOption validates $count and its need for ConsistencyLevel: eventual.
+// countOption validates $count. Without ConsistencyLevel: eventual Graph
+// silently ignores $count=true: no error, no @odata.count, and the query
+// is not advanced ("Advanced query capabilities on Microsoft Entra ID
+// objects", https://learn.microsoft.com/graph/aad-advanced-queries, "Error
+// handling for advanced queries").
 func (c *call) countOption() (bool, *apiError) {
 	raw, ok := c.query["$count"]
 	if !ok {
@@ -34,10 +38,7 @@ func (c *call) countOption() (bool, *apiError) {
 	}
 	switch strings.ToLower(raw[0]) {
 	case "true":
-		if !strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual") {
-			return false, errf(http.StatusBadRequest, codeUnsupported, "$count is only supported with the ConsistencyLevel:eventual header (advanced query).")
-		}
-		return true, nil
+		return strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual"), nil
 	case "false":
 		return false, nil
 	}
@@ -55,8 +56,7 @@ func (c *call) parseFilterFor() (*filterQuery, *apiError) {
 		return nil, errf(http.StatusBadRequest, codeUnsupported, err.Error())
 	}
 	if fq.advanced != "" && !c.advanced() {
-		return nil, errf(http.StatusBadRequest, codeUnsupported,
-			"Unsupported or invalid query filter clause specified for property '"+fq.advanced+"' of resource 'User'. This filter needs advanced query parameters: the ConsistencyLevel header set to eventual and $count=true.")
+		return nil, errf(http.StatusBadRequest, codeUnsupported, fq.advanced)
 	}
 	return fq, nil
 }
@@ -148,7 +148,8 @@ func listUsers(c *call) response {
 
 func countUsers(c *call) response {
 	if !strings.EqualFold(c.header.Get("ConsistencyLevel"), "eventual") {
-		return c.fail(errf(http.StatusBadRequest, codeUnsupported, "Count is not supported without the ConsistencyLevel:eventual header."))
+		// Graph's documented answer (aad-advanced-queries, "Error handling").
+		return c.fail(badRequest("$count is not currently supported."))
 	}
 	if e := c.queryOptions("$filter"); e != nil {
 		return c.fail(e)
