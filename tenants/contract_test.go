@@ -6,5 +6,4 @@ import "github.com/ctsync/ctsync/sync/worker"
 var (
 	_ worker.Source = (*Source)(nil)
 	_ worker.Target = (*Target)(nil)
-	_ worker.Errors = Errors{}
 )

@@ -90,7 +90,6 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			SourceTenantID:        cfg.Tenant(pc.Source).TenantID,
 			Source:                src.Source(),
 			Target:                dst.Target(),
-			Errors:                tenants.Errors{},
 			Store:                 store,
 			Rules:                 worker.PolicyRules(compiled),
 			StampAttribute:        cfg.Tenant(pc.Target).StampAttribute,
@@ -194,5 +193,3 @@ func tenantConfig(t config.Tenant) tenants.Config {
 		StampAttribute:         t.StampAttribute,
 	}
 }
-
-var _ worker.Errors = tenants.Errors{}

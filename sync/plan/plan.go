@@ -113,6 +113,27 @@ type Input struct {
 	Gone []string
 	// ManagerGuest translates a source manager ID into its guest ID.
 	ManagerGuest func(sourceID string) (guestID string, ok bool)
+	// Staged holds the actions staged in earlier cycles, by source ID, with
+	// any admin decision on them.
+	Staged map[string]Staged
+}
+
+// Verdict is an admin's word on a staged action.
+type Verdict string
+
+// Verdicts; the zero Verdict means the admin has not decided yet.
+const (
+	Pending  Verdict = ""
+	Approved Verdict = "approved"
+	Rejected Verdict = "rejected"
+)
+
+// Staged is an action held over the deletion threshold in an earlier
+// cycle, and what an admin decided of it.
+type Staged struct {
+	Action  Action
+	Verdict Verdict
+	By      string
 }
 
 // Change is one planned change to one guest.
@@ -198,6 +219,7 @@ func Compute(in Input) *Plan {
 		lifecycle(p, in, u, k, policy.HardDeleted, "the source user is gone: a full read no longer returns it")
 	}
 	stageOverThreshold(p, in.Policy.DeletionThreshold())
+	applyDecisions(p, in.Staged)
 	sort.SliceStable(p.Changes, func(i, j int) bool {
 		a, b := p.Changes[i], p.Changes[j]
 		if a.Action != b.Action {
@@ -252,6 +274,12 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	c := Change{SourceID: u.ID, Who: who(u), GuestID: k.GuestID, User: u}
 	c.Set, c.ManagerSourceID, c.ManagerPending = resolveManager(desired, in.ManagerGuest)
 	c.Hash = Hash(c.Set, c.ManagerSourceID)
+	if c.ManagerPending && known && k.State == Parked && k.GuestID != "" {
+		// A retry of a parked user whose manager has no guest: the guest
+		// must have none either (it may still point at a manager that
+		// left, if clearing it failed). Set once the manager arrives.
+		c.Set[directory.PropManager] = nil
+	}
 	switch {
 	case creating:
 		c.Action, c.Reason = Create, "in scope ("+why+") and not yet in the target"
@@ -391,4 +419,52 @@ func who(u directory.User) string {
 		return s
 	}
 	return u.ID
+}
+
+// applyDecisions applies the admins' decisions on staged actions: an
+// approved one is done (even over the threshold), a rejected one is settled
+// (Skip with Rejected: the guest stays as it is and the staged record
+// goes), and one still pending stays staged, counted as unchanged when the
+// same action is staged already.
+//
+//	planned now            staged before, verdict   change
+//	stage(A) or A          A or other, approved     A (approved by ...)
+//	stage(A) or A          any, rejected            skip, rejected
+//	stage(A) or A          A, pending               nothing (still waiting)
+//	stage(A) or A          B, pending               stage(A)
+//	anything else          any                      unchanged
+func applyDecisions(p *Plan, staged map[string]Staged) {
+	if len(staged) == 0 {
+		return
+	}
+	kept := p.Changes[:0]
+	for _, ch := range p.Changes {
+		s, ok := staged[ch.SourceID]
+		if ok && (ch.Action == Stage || ch.Action.Destructive()) {
+			switch s.Verdict {
+			case Approved:
+				if ch.Action == Stage {
+					ch.Action = ch.Staged
+				}
+				ch.Reason += fmt.Sprintf(" (approved by %s)", s.By)
+			case Rejected:
+				if ch.Action != Stage {
+					ch.Staged = ch.Action
+				}
+				ch.Action = Skip
+				ch.Reason = fmt.Sprintf("%s was rejected by %s; the guest is left as it is", ch.Staged, s.By)
+				ch.Rejected = true
+			default:
+				if ch.Action != Stage {
+					ch.Staged, ch.Action = ch.Action, Stage
+				}
+				if ch.Staged == s.Action {
+					p.Unchanged++ // staged already, still waiting for an admin
+					continue
+				}
+			}
+		}
+		kept = append(kept, ch)
+	}
+	p.Changes = kept
 }

@@ -239,3 +239,34 @@ func TestPrint(t *testing.T) {
 		t.Errorf("json: %v %s", err, js.String())
 	}
 }
+
+func TestApplyDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		change    Change
+		staged    Staged
+		want      Action // "" : dropped as unchanged
+		rejected  bool
+		unchanged int
+	}{
+		{"approved stage runs its action", Change{Action: Stage, Staged: SoftDelete}, Staged{Action: SoftDelete, Verdict: Approved, By: "ann"}, SoftDelete, false, 0},
+		{"approved, planned directly", Change{Action: Disable}, Staged{Action: Disable, Verdict: Approved, By: "ann"}, Disable, false, 0},
+		{"rejected settles", Change{Action: Stage, Staged: HardDelete}, Staged{Action: HardDelete, Verdict: Rejected, By: "bob"}, Skip, true, 0},
+		{"rejected, planned directly", Change{Action: SoftDelete}, Staged{Action: SoftDelete, Verdict: Rejected, By: "bob"}, Skip, true, 0},
+		{"pending, same action: still waiting", Change{Action: SoftDelete}, Staged{Action: SoftDelete}, "", false, 1},
+		{"pending, another action: restaged", Change{Action: HardDelete}, Staged{Action: SoftDelete}, Stage, false, 0},
+		{"not destructive: untouched", Change{Action: Update}, Staged{Action: SoftDelete, Verdict: Rejected}, Update, false, 0},
+	} {
+		tc.change.SourceID = "u1"
+		p := &Plan{Changes: []Change{tc.change}}
+		applyDecisions(p, map[string]Staged{"u1": tc.staged})
+		switch {
+		case tc.want == "" && len(p.Changes) != 0:
+			t.Errorf("%s: kept %+v", tc.name, p.Changes)
+		case tc.want != "" && (len(p.Changes) != 1 || p.Changes[0].Action != tc.want || p.Changes[0].Rejected != tc.rejected):
+			t.Errorf("%s: got %+v, want %s rejected=%v", tc.name, p.Changes, tc.want, tc.rejected)
+		case p.Unchanged != tc.unchanged:
+			t.Errorf("%s: unchanged %d, want %d", tc.name, p.Unchanged, tc.unchanged)
+		}
+	}
+}

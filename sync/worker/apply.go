@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -63,21 +63,8 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		err = c.create(ctx, &out)
 	case plan.Update, plan.Restore:
 		err = c.update(ctx, &out)
-	case plan.Disable:
-		err = c.p.Target.Update(ctx, ch.GuestID, map[string]any{directory.PropAccountEnabled: false})
-		out.state, out.set = guestmap.StateDisabled, map[string]any{directory.PropAccountEnabled: false}
-	case plan.SoftDelete:
-		err = c.p.Target.SoftDelete(ctx, ch.GuestID)
-		if err != nil && c.p.Errors.IsNotFound(err) {
-			err = nil // already gone
-		}
-		out.state = guestmap.StateSoftDeleted
-	case plan.HardDelete:
-		err = c.p.Target.HardDelete(ctx, ch.GuestID)
-		if err != nil && c.p.Errors.IsNotFound(err) {
-			err = nil
-		}
-		out.drop = true
+	case plan.Disable, plan.SoftDelete, plan.HardDelete:
+		err = c.destroy(ctx, &out)
 	case plan.Stage:
 		out.state = guestmap.StateStaged
 	case plan.Park:
@@ -85,7 +72,7 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 	}
 	out.duration = time.Since(start)
 	if err != nil {
-		if c.p.Errors.IsFatal(err) {
+		if errors.Is(err, directory.ErrFatal) {
 			err = fmt.Errorf("%w: %w", errFatal, err)
 		}
 		out.err = err
@@ -131,6 +118,9 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		e.LastError = o.err.Error()
 		b.Put = []guestmap.Entry{e}
 		rec.Result, rec.Error = "parked", o.err.Error()
+		if errors.As(o.err, new(*plan.ConflictError)) {
+			rec.Result = "conflict"
+		}
 		c.count("failed", 1)
 		c.addFailure()
 	case o.skipped != "" || o.action == plan.Skip:
@@ -190,162 +180,115 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	return nil
 }
 
-// create runs the crash-safe, duplicate-free create path: lock the user,
-// re-check the map, look for our stamp (a crash after an earlier invite),
-// look for an existing guest by mail (adopt or skip per policy), invite,
-// then stamp and patch. See ARCHITECTURE.md.
-func (c *cycle) create(ctx context.Context, o *outcome) error {
-	p, ch := c.p, o.change
-	lock, e, err := p.Store.LockUser(ctx, p.PairName, ch.SourceID, p.LeaseTTL)
-	if errors.Is(err, guestmap.ErrHeld) {
-		// Parked, not skipped: the delta link moves on after this cycle,
-		// so only a retry brings the user back.
-		return errors.New("another ctsync is creating this user's guest right now; retrying later")
-	}
-	if err != nil {
-		return fmt.Errorf("%w: lock user: %w", errFatal, err)
-	}
-	o.lock = lock
-	if e != nil && e.GuestID != "" && e.State != guestmap.StateParked {
-		o.skipped = "mapped meanwhile by another ctsync"
-		return nil
-	}
-	stamp := p.Stamp(ch.SourceID)
-	invitedBefore := invitationMarked(e)
-	guestID, how, err := c.match(ctx, ch, stamp, invitedBefore)
-	if err != nil || how == "skip" {
-		if how == "skip" {
-			o.skipped = err.Error()
-			return nil
-		}
-		return err
-	}
-	if guestID == "" {
-		// Leave a mark before inviting: after a crash between the invite
-		// and the stamp, the next attempt adopts the unstamped guest it
-		// finds by mail instead of treating it as someone else's.
-		mark := guestmap.Entry{SourceID: ch.SourceID, Stamp: stamp, State: guestmap.StateParked, Created: p.now(),
-			NextRetry: p.now().Add(p.Retry.Delay(1)), LastError: "invitation in progress", Attempts: 1}
-		if err := p.Store.Apply(ctx, c.lease, guestmap.Batch{Put: []guestmap.Entry{mark}}); err != nil {
-			return fmt.Errorf("%w: mark invitation: %w", errFatal, err)
-		}
-		c.setEntry(mark)
-		guestID, err = p.Target.Invite(ctx, directory.Invitation{
-			Email:       ch.User.Str(directory.PropMail),
-			DisplayName: ch.User.Str(directory.PropDisplayName),
-			UserType:    p.Rules.UserType(),
-			RedirectURL: p.RedirectURL,
-			SendMessage: p.SendInvitation,
-		})
-		if err != nil {
-			return fmt.Errorf("invite: %w", err)
-		}
-		how = string(plan.Create)
-	}
-	o.guestID, o.action = guestID, plan.Action(how)
-	set := make(map[string]any, len(ch.Set)+1)
-	for k, v := range ch.Set {
-		set[k] = v
-	}
-	set[p.StampAttribute] = stamp
-	if err := p.Target.Update(ctx, guestID, set); err != nil {
-		return fmt.Errorf("stamp and set attributes of guest %s: %w", guestID, err)
-	}
-	o.set, o.state = set, guestmap.StateActive
-	return nil
-}
-
-// invitationMarked reports whether an entry is the mark left before an
-// invitation (a stamp but no guest yet): the invitation may have been
-// sent, so an unstamped guest with the user's mail is ours to adopt,
-// whatever the existing-guest policy says. Parking keeps the mark, so a
-// failed or lost invitation is still recognised on the retry; a failure
-// before the mark leaves no stamp, and the policy applies.
-func invitationMarked(e *guestmap.Entry) bool {
-	return e != nil && e.GuestID == "" && e.Stamp != ""
-}
-
-// match looks for a guest that already stands for the source user. It
-// returns the guest's ID and "adopt", "" to invite, or "skip" with the
-// reason as the error.
-func (c *cycle) match(ctx context.Context, ch plan.Change, stamp string, invitedBefore bool) (string, string, error) {
-	p := c.p
-	stamped, err := p.Target.FindByStamp(ctx, stamp)
-	if err != nil {
-		return "", "", fmt.Errorf("find guest by stamp: %w", err)
-	}
-	switch len(stamped) {
-	case 0:
-	case 1:
-		return stamped[0].ID, string(plan.Adopt), nil
-	default:
-		return "", "", fmt.Errorf("%d guests carry stamp %s: resolve by hand (delete the extra ones)", len(stamped), stamp)
-	}
-	mail := ch.User.Str(directory.PropMail)
-	if mail == "" {
-		return "", "", errors.New("the source user has no mail: nothing to invite")
-	}
-	found, err := p.Target.FindByMail(ctx, mail)
-	if err != nil {
-		return "", "", fmt.Errorf("find guest by mail: %w", err)
-	}
-	var free []directory.User
-	for _, g := range found {
-		other := g.Str(p.StampAttribute)
-		if strings.HasPrefix(other, directory.StampPrefix) {
-			_, src, _ := directory.ParseStamp(other)
-			return "", "", fmt.Errorf("mail %s already belongs to guest %s, synced for source user %s: two source users share this mail", mail, g.ID, src)
-		}
-		free = append(free, g)
-	}
-	switch {
-	case len(free) == 0:
-		return "", "", nil
-	case len(free) > 1:
-		return "", "", fmt.Errorf("%d users of the target have mail %s: resolve by hand", len(free), mail)
-	case invitedBefore:
-		return free[0].ID, string(plan.Adopt), nil
-	}
-	g := free[0]
-	switch p.Rules.ExistingGuest() {
-	case "adopt":
-		return g.ID, string(plan.Adopt), nil
-	case "fail":
-		return "", "", fmt.Errorf("the target already has user %s with mail %s that ctsync did not create (existing_guest = fail)", g.ID, mail)
-	default:
-		return "", "skip", fmt.Errorf("the target already has user %s with mail %s that ctsync did not create (existing_guest = skip)", g.ID, mail)
-	}
-}
-
-// update restores the guest if asked, then patches only what differs.
+// update restores the guest if asked, reads it by ID, checks that it is
+// still ours, then patches only what differs. A new mail that another
+// user of the target holds is a conflict, reported and not applied.
 func (c *cycle) update(ctx context.Context, o *outcome) error {
 	p, ch := c.p, o.change
 	if ch.Action == plan.Restore {
-		if err := p.Target.Restore(ctx, ch.GuestID); err != nil && !p.Errors.IsNotFound(err) {
+		if err := p.Target.Restore(ctx, ch.GuestID); err != nil && !errors.Is(err, directory.ErrNotFound) {
 			return fmt.Errorf("restore guest %s: %w", ch.GuestID, err)
 		}
 	}
+	g, err := p.Target.Get(ctx, ch.GuestID, c.updateProps(ch))
+	if err != nil {
+		return fmt.Errorf("read guest %s: %w", ch.GuestID, err)
+	}
+	if err := plan.CheckOwned(*g, p.StampAttribute, p.Stamp(ch.SourceID), ch.Action); err != nil {
+		return err
+	}
 	if ch.NeedsDiff {
-		props := make([]string, 0, len(ch.Set))
-		for k := range ch.Set {
-			if k != directory.PropManager {
-				props = append(props, k)
-			}
-		}
-		sort.Strings(props)
-		g, err := p.Target.Get(ctx, ch.GuestID, props)
-		if err != nil {
-			return fmt.Errorf("read guest %s: %w", ch.GuestID, err)
-		}
 		ch.Narrow(*g)
+	}
+	if mail, ok := ch.Set[directory.PropMail].(string); ok && mail != "" {
+		if err := c.checkMailFree(ctx, ch.GuestID, mail); err != nil {
+			return err
+		}
 	}
 	if len(ch.Set) > 0 {
 		if err := p.Target.Update(ctx, ch.GuestID, ch.Set); err != nil {
+			if errors.Is(err, directory.ErrConflict) {
+				return &plan.ConflictError{Reason: fmt.Sprintf("update of guest %s refused by the target: %v", ch.GuestID, err)}
+			}
 			return fmt.Errorf("update guest %s: %w", ch.GuestID, err)
 		}
 	}
 	o.change = ch
 	o.set, o.old, o.state = ch.Set, ch.Old, guestmap.StateActive
+	return nil
+}
+
+// updateProps are what an update reads of the guest: the properties it
+// may write (to narrow the change) and those that prove ownership.
+func (c *cycle) updateProps(ch plan.Change) []string {
+	props := c.ownershipProps()
+	for k := range ch.Set {
+		if k != directory.PropManager {
+			props = append(props, k)
+		}
+	}
+	sort.Strings(props)
+	return slices.Compact(props)
+}
+
+// checkMailFree refuses a mail change to an address another user of the
+// target holds: two users would share it. The lagging mail index may miss
+// a recent holder; Graph's own refusal (a proxyAddresses conflict) is the
+// backstop, turned into the same conflict by update.
+func (c *cycle) checkMailFree(ctx context.Context, guestID, mail string) error {
+	holders, err := c.p.Target.FindByMail(ctx, mail)
+	if err != nil {
+		return fmt.Errorf("look for other holders of mail %s: %w", mail, err)
+	}
+	for _, u := range holders {
+		if u.ID != guestID {
+			return &plan.ConflictError{Reason: fmt.Sprintf("the new mail %s of guest %s is already held by %s; the change is not applied", mail, guestID, plan.Describe(u, c.p.StampAttribute))}
+		}
+	}
+	return nil
+}
+
+// destroy disables, soft-deletes or hard-deletes a guest after reading it
+// by ID and checking that it still carries this pair's stamp for this
+// source user: the map may be stale or rebuilt, and a destructive action
+// on the wrong account disables a real person.
+func (c *cycle) destroy(ctx context.Context, o *outcome) error {
+	p, ch := c.p, o.change
+	g, err := p.Target.Get(ctx, ch.GuestID, c.ownershipProps())
+	switch {
+	case errors.Is(err, directory.ErrNotFound) && ch.Action != plan.Disable:
+		// Not among the live users: already deleted. A hard delete still
+		// purges it from deleted items: object IDs are never reused, and
+		// ctsync checked the stamp when it soft-deleted the guest.
+		if ch.Action == plan.SoftDelete {
+			o.state = guestmap.StateSoftDeleted
+			return nil
+		}
+	case err != nil:
+		return fmt.Errorf("read guest %s before %s: %w", ch.GuestID, ch.Action, err)
+	default:
+		if err := plan.CheckOwned(*g, p.StampAttribute, p.Stamp(ch.SourceID), ch.Action); err != nil {
+			return err
+		}
+	}
+	switch ch.Action {
+	case plan.Disable:
+		off := map[string]any{directory.PropAccountEnabled: false}
+		err = p.Target.Update(ctx, ch.GuestID, off)
+		o.state, o.set = guestmap.StateDisabled, off
+	case plan.SoftDelete:
+		err = p.Target.SoftDelete(ctx, ch.GuestID)
+		o.state = guestmap.StateSoftDeleted
+	case plan.HardDelete:
+		err = p.Target.HardDelete(ctx, ch.GuestID)
+		o.drop = true
+	}
+	if errors.Is(err, directory.ErrNotFound) && ch.Action != plan.Disable {
+		return nil // already gone
+	}
+	if err != nil {
+		return fmt.Errorf("%s guest %s: %w", ch.Action, ch.GuestID, err)
+	}
 	return nil
 }
 

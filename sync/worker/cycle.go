@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,6 +34,11 @@ type cycle struct {
 	mu      sync.Mutex
 	cycleID string
 	fatal   error
+
+	// domains are the source tenant's verified domains, read once per
+	// cycle on first need (guarded by domainsMu: the read is a Graph call).
+	domainsMu sync.Mutex
+	domains   map[string]bool
 }
 
 // run is the body of Cycle under a held lease.
@@ -109,7 +115,7 @@ func (c *cycle) read(ctx context.Context) (users []directory.User, link string, 
 	}
 	collect := func(page []directory.User) error { users = append(users, page...); return nil }
 	link, err = p.Source.Delta(ctx, old, props, collect)
-	if err != nil && old != "" && p.Errors.IsSyncStateExpired(err) {
+	if err != nil && old != "" && errors.Is(err, directory.ErrSyncStateExpired) {
 		// The delta token expired (about 7 days unused): read everything
 		// again. Absent users are confirmed one by one before anything is
 		// deleted, so an expiry never turns into mass deletes.
@@ -148,12 +154,14 @@ func (c *cycle) readMembers(ctx context.Context) (map[string]bool, error) {
 	return members, nil
 }
 
-// readManagers fills the "manager" attribute of the users read (delta
-// queries cannot expand it).
+// readManagers fills the "manager" attribute of the users read that do
+// not carry it yet. A delta round that selects the manager reports it
+// (manager@delta) only when it changed, and a read by ID cannot select it,
+// so the others are read through $batch.
 func (c *cycle) readManagers(ctx context.Context, users []directory.User) error {
 	var ids []string
 	for _, u := range users {
-		if u.Removed == directory.NotRemoved {
+		if _, reported := u.Attrs[directory.PropManager]; u.Removed == directory.NotRemoved && !reported {
 			ids = append(ids, u.ID)
 		}
 	}
@@ -165,7 +173,7 @@ func (c *cycle) readManagers(ctx context.Context, users []directory.User) error 
 		return fmt.Errorf("read managers: %w", err)
 	}
 	for i := range users {
-		if users[i].Removed != directory.NotRemoved {
+		if _, reported := users[i].Attrs[directory.PropManager]; users[i].Removed != directory.NotRemoved || reported {
 			continue
 		}
 		if users[i].Attrs == nil {
@@ -230,7 +238,7 @@ func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full 
 		switch {
 		case err == nil:
 			out = append(out, *u)
-		case p.Errors.IsNotFound(err):
+		case errors.Is(err, directory.ErrNotFound):
 			// Gone from the source: plan it as hard-deleted (its guest
 			// gets the hard_deleted lifecycle action).
 			out = append(out, directory.User{ID: id, Removed: directory.HardDeleted})
@@ -273,9 +281,13 @@ func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*p
 	for id, e := range known {
 		in.Known[id] = toKnown(e)
 	}
-	pl := plan.Compute(in)
-	c.applyDecisions(pl)
-	return pl, nil
+	if len(c.staged) > 0 {
+		in.Staged = make(map[string]plan.Staged, len(c.staged))
+		for id, s := range c.staged {
+			in.Staged[id] = plan.Staged{Action: plan.Action(s.Action), Verdict: plan.Verdict(s.Decision), By: s.DecidedBy}
+		}
+	}
+	return plan.Compute(in), nil
 }
 
 // planStates translates the map's states into the plan's.
@@ -287,43 +299,6 @@ var planStates = map[guestmap.State]plan.State{
 
 func toKnown(e guestmap.Entry) plan.Known {
 	return plan.Known{GuestID: e.GuestID, State: planStates[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID}
-}
-
-// applyDecisions turns staged changes an admin approved back into their
-// action, and drops the ones an admin rejected.
-func (c *cycle) applyDecisions(pl *plan.Plan) {
-	kept := pl.Changes[:0]
-	for _, ch := range pl.Changes {
-		s, staged := c.staged[ch.SourceID]
-		if staged && (ch.Action == plan.Stage || ch.Action.Destructive()) {
-			switch s.Decision {
-			case guestmap.Approved:
-				if ch.Action == plan.Stage {
-					ch.Action = ch.Staged
-				}
-				ch.Reason += fmt.Sprintf(" (approved by %s)", s.DecidedBy)
-			case guestmap.Rejected:
-				// Done with: the guest stays as it is, the staged record
-				// goes. A later change of the user is planned afresh.
-				if ch.Action != plan.Stage {
-					ch.Staged = ch.Action
-				}
-				ch.Action = plan.Skip
-				ch.Reason = fmt.Sprintf("%s was rejected by %s; the guest is left as it is", ch.Staged, s.DecidedBy)
-				ch.Rejected = true
-			default:
-				if ch.Action != plan.Stage {
-					ch.Staged, ch.Action = ch.Action, plan.Stage
-				}
-				if ch.Staged == plan.Action(s.Action) {
-					pl.Unchanged++ // staged already, still waiting for an admin
-					continue
-				}
-			}
-		}
-		kept = append(kept, ch)
-	}
-	pl.Changes = kept
 }
 
 // finish commits the delta link and the cycle's status, and decides

@@ -3,9 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
-	"sort"
 
-	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/sync/plan"
 )
 
@@ -33,16 +31,13 @@ func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
 	for _, ch := range pl.Changes {
 		switch {
 		case ch.NeedsDiff:
-			props := make([]string, 0, len(ch.Set))
-			for k := range ch.Set {
-				if k != directory.PropManager {
-					props = append(props, k)
-				}
-			}
-			sort.Strings(props)
-			g, err := c.p.Target.Get(ctx, ch.GuestID, props)
+			g, err := c.p.Target.Get(ctx, ch.GuestID, c.updateProps(ch))
 			if err != nil {
 				return fmt.Errorf("read guest %s: %w", ch.GuestID, err)
+			}
+			if err := plan.CheckOwned(*g, c.p.StampAttribute, c.p.Stamp(ch.SourceID), ch.Action); err != nil {
+				ch.Action, ch.Reason = plan.Skip, "would be refused, "+err.Error()
+				break
 			}
 			ch.Narrow(*g)
 			if len(ch.Set) == 0 && ch.Action == plan.Update {
@@ -54,15 +49,24 @@ func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
 			if e, known := c.known[ch.SourceID]; known {
 				marked = invitationMarked(&e)
 			}
-			id, how, err := c.match(ctx, ch, c.p.Stamp(ch.SourceID), marked)
+			in, err := c.matchInput(ctx, ch, marked)
+			if err != nil {
+				ch.Action, ch.Reason = plan.Skip, "would fail: "+err.Error()
+				break
+			}
+			m, err := c.confirm(ctx, in, plan.Match(in))
 			switch {
-			case how == "skip" && err != nil:
-				ch.Action, ch.Reason = plan.Skip, err.Error()
 			case err != nil:
 				ch.Action, ch.Reason = plan.Skip, "would fail: "+err.Error()
-			case how == string(plan.Adopt):
-				ch.Action, ch.GuestID = plan.Adopt, id
-				ch.Reason += "; an existing guest is adopted"
+			case m.Kind == plan.Refuse && m.Conflict:
+				ch.Action, ch.Reason = plan.Skip, "would be refused, "+refusal(m).Error()
+			case m.Kind == plan.Refuse:
+				ch.Action, ch.Reason = plan.Skip, "would fail: "+m.Reason
+			case m.Kind == plan.SkipFound:
+				ch.Action, ch.Reason = plan.Skip, m.Reason
+			case m.Kind == plan.AdoptOwn || m.Kind == plan.AdoptFound:
+				ch.Action, ch.GuestID = plan.Adopt, m.GuestID
+				ch.Reason += "; " + m.Reason
 			}
 		}
 		kept = append(kept, ch)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/directory"
@@ -51,15 +52,36 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		set := map[string]any{directory.PropManager: f.manager}
 		rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
 			Action: "manager", Result: "ok", Changes: changesOf(set, nil)}
+		b := guestmap.Batch{}
 		if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
-			rec.Result, rec.Error = "error", err.Error()
+			// Parked, so the user is planned again after its backoff and
+			// the manager written then; nothing else brings it back, as
+			// the user itself did not change at the source.
+			rec.Result, rec.Error = "parked", err.Error()
+			b.Put = []guestmap.Entry{parkManager(f.e, f.manager != nil, err, p.now(), p.Retry)}
 			c.rep.Failures++
 		} else {
 			c.rep.count("manager", 1)
 		}
-		if err := p.Store.Apply(ctx, c.lease, guestmap.Batch{Log: []guestmap.Record{rec}}); err != nil {
+		b.Log = []guestmap.Record{rec}
+		if err := p.Store.Apply(ctx, c.lease, b); err != nil {
 			return fmt.Errorf("record manager update: %w", err)
 		}
 	}
 	return nil
+}
+
+// parkManager returns e parked after a failed manager update. A failed
+// set forgets the recorded manager, so the retry's plan sees it differ and
+// writes it; a failed clear keeps it (the retry's plan clears a manager
+// that has no guest, see plan's resolveManager).
+func parkManager(e guestmap.Entry, setting bool, err error, now time.Time, retry Backoff) guestmap.Entry {
+	if setting {
+		e.ManagerSourceID = ""
+	}
+	e.State = guestmap.StateParked
+	e.Attempts++
+	e.NextRetry = now.Add(retry.Delay(e.Attempts))
+	e.LastError = "manager: " + err.Error()
+	return e
 }

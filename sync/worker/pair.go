@@ -18,7 +18,6 @@ type Pair struct {
 	SourceTenantID string
 	Source         Source
 	Target         Target
-	Errors         Errors
 	Store          guestmap.Store
 	Rules          Rules
 	// StampAttribute is the target's extension attribute slot for stamps.

@@ -14,7 +14,8 @@ type Source interface {
 	Users(ctx context.Context, props []string, page func([]directory.User) error) error
 	// Delta runs one delta round from link ("" = a full initial round) and
 	// returns the new delta link. An expired link is reported as an error
-	// for which IsSyncStateExpired holds.
+	// that errors.Is matches with directory.ErrSyncStateExpired. Errors are
+	// classified with the sentinel errors of package directory.
 	Delta(ctx context.Context, link string, props []string, page func([]directory.User) error) (string, error)
 	// User reads one user by object ID or UPN.
 	User(ctx context.Context, idOrUPN string, props []string) (*directory.User, error)
@@ -22,6 +23,9 @@ type Source interface {
 	GroupMembers(ctx context.Context, groupID string, transitive bool) ([]string, error)
 	// Managers returns the manager's object ID of each user that has one.
 	Managers(ctx context.Context, userIDs []string) (map[string]string, error)
+	// Domains returns the tenant's verified domain names: adopting a guest
+	// by mail needs the mail's domain to be one of them.
+	Domains(ctx context.Context) ([]string, error)
 }
 
 // Target writes B2B users into a target tenant. Package tenants implements it.
@@ -41,16 +45,6 @@ type Target interface {
 	HardDelete(ctx context.Context, id string) error
 	// Stamped streams every user carrying a ctsync stamp.
 	Stamped(ctx context.Context, page func([]directory.User) error) error
-}
-
-// Errors tells the worker what a Graph error means. Package tenants
-// classifies once at the boundary; the worker only asks.
-type Errors interface {
-	IsNotFound(err error) bool
-	IsSyncStateExpired(err error) bool
-	// IsFatal is true for errors that stop the whole pair (authentication,
-	// missing permissions) rather than one user.
-	IsFatal(err error) bool
 }
 
 // Rules is what the worker needs of a pair's compiled policy.
