@@ -64,7 +64,7 @@ func (p *Pair) log() *slog.Logger {
 }
 
 // Cycle runs one cycle: lease, read, plan, apply, record. See
-// ARCHITECTURE.md's flow of one pair's cycle.
+// docs/ARCHITECTURE.md, "One pair's cycle".
 func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 	rep = Report{Pair: p.PairName, Start: p.now()}
 	defer func() { rep.End = p.now() }()
