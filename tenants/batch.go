@@ -170,6 +170,9 @@ func batchItemError(tenant string, r batchResponse) *GraphError {
 	if json.NewDecoder(bytes.NewReader(r.Body)).Decode(&body) == nil {
 		ge.Code, ge.Message = body.Error.Code, body.Error.Message
 	}
+	if ge.Forbidden() {
+		ge.Permission = permissionFor(ge.Op)
+	}
 	return ge
 }
 

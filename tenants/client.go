@@ -31,7 +31,8 @@ type Options struct {
 	// under ctsync's pacing. Default: an http.Transport trusting the
 	// system roots and Config.CAFile.
 	Transport http.RoundTripper
-	// Credential replaces the credential built from Config.
+	// Credential replaces the credential built from Config (its failures
+	// become CredentialErrors all the same).
 	Credential azcore.TokenCredential
 	// Jitter returns a number in [0,1) for backoff jitter. Default
 	// math/rand.
@@ -89,6 +90,10 @@ func New(cfg Config, opts Options) (*Client, error) {
 		if cred, err = newCredential(&c.cfg, &http.Client{Transport: base}); err != nil {
 			return nil, err
 		}
+	} else {
+		// An injected credential's failures are classified like the
+		// built ones': refused is fatal, a flaky authority transient.
+		cred = &namedCredential{inner: cred, tenant: cfg.Name, kind: cfg.Credential}
 	}
 	// The kiota provider silently sends no token to a host outside its
 	// allowed list (compared by host name): the configured Graph host is

@@ -2,8 +2,10 @@ package tenants
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/ctsync/ctsync/internal/directory"
 )
 
 // CredentialError is a credential that could not be built or could not get
@@ -21,6 +25,23 @@ type CredentialError struct {
 	Tenant string
 	Kind   string
 	Err    error
+
+	// transient: the token endpoint failed in a way that passes (5xx,
+	// 429, temporarily_unavailable, no response); decided once, when the
+	// error is made, because it reads the response body.
+	transient bool
+}
+
+// Transient reports whether the token endpoint failed transiently (5xx,
+// 429, temporarily_unavailable, or no response at all): the call is
+// retried like any transient failure instead of stopping the pair. A
+// refused credential (wrong secret, unknown tenant or app) is not.
+func (e *CredentialError) Transient() bool { return e.transient }
+
+// Is makes errors.Is(err, directory.ErrFatal) hold for a credential
+// failure that is not transient, as IsFatal does.
+func (e *CredentialError) Is(target error) bool {
+	return target == directory.ErrFatal && !e.transient
 }
 
 // Error says which tenant's which credential failed, and why.
@@ -36,8 +57,65 @@ func isCredentialError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// IsCredential reports whether err is a credential failure (stop the pair:
-// retrying will not help until the configuration or the secret changes).
+// fatalCredential reports whether err holds a credential failure that
+// retrying cannot cure.
+func fatalCredential(err error) bool {
+	var ce *CredentialError
+	return errors.As(err, &ce) && !ce.transient
+}
+
+// oauthTransientCodes are AADSTS codes that mean "the service failed, try
+// again": 50000 (error issuing a token) and 90033 (transient error). Every
+// other code that comes with a 4xx (7000215 invalid secret, 90002 unknown
+// tenant, 700016 unknown app, 7000222 expired secret, ...) is a refusal.
+var oauthTransientCodes = map[int]bool{50000: true, 90033: true}
+
+// tokenFailureTransient decides whether a token failure passes by itself.
+// azidentity reports a refusal by the authority as an
+// AuthenticationFailedError carrying the response; a transport failure
+// (after azcore's own retries) as one without a response. Other credential
+// errors (unavailable managed identity, CLI not signed in, unreadable
+// token file) need someone to act: not transient.
+func tokenFailureTransient(err error) bool {
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) {
+		var ne net.Error
+		return errors.As(err, &ne) // a custom credential's network failure
+	}
+	resp := afe.RawResponse
+	if resp == nil {
+		return true // no answer from the authority
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests ||
+		resp.StatusCode == http.StatusRequestTimeout {
+		return true
+	}
+	// Payload reads the body once and leaves it readable again for
+	// AuthenticationFailedError.Error.
+	body, rerr := runtime.Payload(resp)
+	if rerr != nil {
+		return false
+	}
+	var oe struct {
+		Error      string `json:"error"`
+		ErrorCodes []int  `json:"error_codes"`
+	}
+	if json.Unmarshal(body, &oe) != nil {
+		return false
+	}
+	if strings.EqualFold(oe.Error, "temporarily_unavailable") {
+		return true
+	}
+	for _, c := range oe.ErrorCodes {
+		if oauthTransientCodes[c] {
+			return true
+		}
+	}
+	return false
+}
+
+// IsCredential reports whether err is a credential failure, transient or
+// not (see CredentialError.Transient and IsFatal).
 func IsCredential(err error) bool { return isCredentialError(err) }
 
 // newCredential builds the azidentity credential cfg asks for. tokenClient
@@ -140,7 +218,7 @@ type namedCredential struct {
 func (n *namedCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	tok, err := n.inner.GetToken(ctx, o)
 	if err != nil {
-		return tok, &CredentialError{Tenant: n.tenant, Kind: n.kind, Err: err}
+		return tok, &CredentialError{Tenant: n.tenant, Kind: n.kind, Err: err, transient: tokenFailureTransient(err)}
 	}
 	return tok, nil
 }

@@ -2,16 +2,16 @@ package tenants
 
 import (
 	"context"
+	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/domains"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
-// Domains returns the tenant's verified domain names (GET /domains, which
-// needs the application permission Domain.Read.All). The worker adopts an
-// existing guest by mail only when the mail's domain is one of the source
-// tenant's verified domains, so that a source user cannot claim the guest
-// of a third party's address.
+// Domains returns the source tenant's verified domain names (GET /domains,
+// application permission Domain.Read.All), lower-cased: a guest is adopted
+// by mail only when the mail's domain is one the source tenant proved it
+// owns, so an unverified (claimed but unproven) domain is left out.
 func (s *Source) Domains(ctx context.Context) ([]string, error) {
 	c := s.c
 	cfg := &domains.DomainsRequestBuilderGetRequestConfiguration{
@@ -37,8 +37,13 @@ func (s *Source) Domains(ctx context.Context) ([]string, error) {
 			return out, nil
 		}
 		for _, d := range resp.GetValue() {
+			if d == nil {
+				continue
+			}
 			if v := d.GetIsVerified(); v != nil && *v {
-				out = append(out, deref(d.GetId()))
+				if id := deref(d.GetId()); id != "" {
+					out = append(out, strings.ToLower(id))
+				}
 			}
 		}
 		if next = deref(resp.GetOdataNextLink()); next == "" {

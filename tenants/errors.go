@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/directory"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
@@ -18,6 +19,10 @@ const (
 	CodeSyncStateNotFound = "syncStateNotFound"
 	CodeResourceNotFound  = "Request_ResourceNotFound"
 	CodeMultipleObjects   = "Request_MultipleObjectsWithSameKeyValue"
+	// CodeObjectConflict is the error detail (or code) of a write that
+	// collides with another object, e.g. a PATCH of mail to an address
+	// another object holds in proxyAddresses.
+	CodeObjectConflict = "ObjectConflict"
 )
 
 // GraphError is every failure of a Graph call, whatever the SDK returned:
@@ -41,6 +46,13 @@ type GraphError struct {
 	RetryAfter time.Duration
 	// Throttle is x-ms-throttle-information (e.g. WriteLimitExceeded).
 	Throttle string
+	// Details are the codes of Graph's error details (e.g. ObjectConflict),
+	// which say more than Code for some 400s.
+	Details []string
+	// Permission is, for a 403, what the operation needs: the application
+	// permission to grant (and for user writes, the admin-role case), so
+	// that the message tells an operator what to fix.
+	Permission string
 	// Err is the cause when Graph gave no answer (transport error, context
 	// cancelled, credential failure). Never an SDK error value.
 	Err error
@@ -57,6 +69,9 @@ func (e *GraphError) Error() string {
 		}
 		if e.Message != "" {
 			b.WriteString(": " + e.Message)
+		}
+		if e.Permission != "" {
+			b.WriteString(" (needs " + e.Permission + ")")
 		}
 	} else if e.Err != nil {
 		b.WriteString(e.Err.Error())
@@ -76,7 +91,44 @@ func (e *GraphError) Error() string {
 // errors.Is(err, context.DeadlineExceeded) works.
 func (e *GraphError) Unwrap() error { return e.Err }
 
+// Is makes errors.Is(err, directory.ErrX) answer as the predicate of the
+// same name: the worker and the CLI classify with package directory's
+// sentinels and never see this type. A sentinel matches exactly when the
+// predicate holds (a 400 duplicate key is both ErrConflict and
+// ErrBadRequest, a 429 both ErrThrottled and ErrTransient).
+func (e *GraphError) Is(target error) bool {
+	switch target {
+	case directory.ErrNotFound:
+		return e.NotFound()
+	case directory.ErrSyncStateExpired:
+		return e.SyncStateExpired()
+	case directory.ErrFatal:
+		return e.Fatal()
+	case directory.ErrForbidden:
+		return e.Forbidden()
+	case directory.ErrConflict:
+		return e.Conflict()
+	case directory.ErrThrottled:
+		return e.Throttled()
+	case directory.ErrTransient:
+		return e.Transient()
+	case directory.ErrBadRequest:
+		return e.BadRequest()
+	}
+	return false
+}
+
 func (e *GraphError) codeIs(code string) bool { return strings.EqualFold(e.Code, code) }
+
+// detailIs reports whether one of Graph's error details has code.
+func (e *GraphError) detailIs(code string) bool {
+	for _, d := range e.Details {
+		if strings.EqualFold(d, code) {
+			return true
+		}
+	}
+	return false
+}
 
 // NotFound: 404 (the object does not exist, or not yet after a create).
 func (e *GraphError) NotFound() bool { return e.Status == http.StatusNotFound }
@@ -84,9 +136,12 @@ func (e *GraphError) NotFound() bool { return e.Status == http.StatusNotFound }
 // Throttled: 429.
 func (e *GraphError) Throttled() bool { return e.Status == http.StatusTooManyRequests }
 
-// Conflict: 409, or Graph's duplicate-key code.
+// Conflict: 409, Graph's duplicate-key code, or an ObjectConflict (as
+// code or error detail: Graph's 400 for a mail another object holds in
+// proxyAddresses).
 func (e *GraphError) Conflict() bool {
-	return e.Status == http.StatusConflict || e.codeIs(CodeMultipleObjects)
+	return e.Status == http.StatusConflict || e.codeIs(CodeMultipleObjects) ||
+		e.codeIs(CodeObjectConflict) || e.detailIs(CodeObjectConflict)
 }
 
 // Forbidden: 403 (missing permission or consent).
@@ -107,13 +162,23 @@ func (e *GraphError) SyncStateExpired() bool {
 }
 
 // Transient: worth retrying later (429, 5xx, or no response at all,
-// unless the context ended).
+// unless the context ended or the credential was refused; a token
+// endpoint that failed transiently is transient).
 func (e *GraphError) Transient() bool {
 	if e.Status == 0 {
-		return e.Err != nil && !errors.Is(e.Err, context.Canceled) &&
-			!errors.Is(e.Err, context.DeadlineExceeded) && !isCredentialError(e.Err)
+		if e.Err == nil || errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded) {
+			return false
+		}
+		var ce *CredentialError
+		return !errors.As(e.Err, &ce) || ce.Transient()
 	}
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// Fatal: the whole pair must stop (a credential refused by the authority,
+// or a 401): retrying user by user cannot help. See IsFatal.
+func (e *GraphError) Fatal() bool {
+	return e.Unauthorized() || fatalCredential(e.Err)
 }
 
 func graphErr(err error) *GraphError {
@@ -172,6 +237,7 @@ func asGraphError(err error, ex *exchange, tenant, op string) *GraphError {
 	switch {
 	case errors.As(err, &odata):
 		ge.Code, ge.Message, ge.RequestID = odataFields(odata)
+		ge.Details = odataDetails(odata)
 		if ge.Status == 0 {
 			ge.Status, hdr = apiStatus(odata)
 		}
@@ -195,7 +261,66 @@ func asGraphError(err error, ex *exchange, tenant, op string) *GraphError {
 		ge.RetryAfter = parseRetryAfter(hdr.Get("Retry-After"), time.Now())
 		ge.Throttle = hdr.Get("x-ms-throttle-information")
 	}
+	if ge.Forbidden() {
+		ge.Permission = permissionFor(op)
+	}
 	return ge
+}
+
+// odataDetails reads the codes of an ODataError's details, nil-safely like
+// odataFields.
+func odataDetails(o *odataerrors.ODataError) (codes []string) {
+	defer func() {
+		if recover() != nil {
+			codes = nil
+		}
+	}()
+	if o == nil {
+		return nil
+	}
+	main := o.GetErrorEscaped()
+	if main == nil {
+		return nil
+	}
+	for _, d := range main.GetDetails() {
+		if d == nil {
+			continue
+		}
+		if c := deref(d.GetCode()); c != "" {
+			codes = append(codes, c)
+		}
+	}
+	return codes
+}
+
+// userWritePermission is what a write to a user needs: Graph also refuses
+// it with 403 when the user holds an admin role and the app holds no
+// privileged directory role, whatever its permissions.
+const userWritePermission = "application permission User.ReadWrite.All; " +
+	"if granted, the user holds an admin role, and writing to it needs a privileged directory role for the app"
+
+// permissionFor names the least-privileged application permission the
+// operation op (as GraphError.Op spells it) needs, for 403 messages.
+func permissionFor(op string) string {
+	method, path, _ := strings.Cut(op, " ")
+	path, _, _ = strings.Cut(path, "?")
+	switch {
+	case strings.HasPrefix(path, "/directory/deletedItems"):
+		// Older pages list restore under User.ReadWrite.All; the
+		// least-privileged one documented for both is this.
+		return "application permission User.DeleteRestore.All"
+	case path == "/invitations":
+		return "application permission User.Invite.All"
+	case path == "/domains" || strings.HasPrefix(path, "/domains/"):
+		return "application permission Domain.Read.All"
+	case strings.HasPrefix(path, "/groups"):
+		return "application permission GroupMember.Read.All"
+	case strings.HasPrefix(path, "/users") && method != "GET":
+		return userWritePermission
+	case strings.HasPrefix(path, "/users") || path == "/$batch":
+		return "application permission User.Read.All (or User.ReadWrite.All)"
+	}
+	return ""
 }
 
 // odataFields reads code, message and request ID from an ODataError. The
@@ -279,13 +404,14 @@ func deref(p *string) string {
 }
 
 // IsFatal reports whether err stops a whole pair rather than one user:
-// credential failures and 401 (retrying will not help until someone fixes
-// the configuration or the secret). A 403 is not fatal: Graph refuses
-// writes to some users (those holding admin roles) while allowing the
-// rest, so it parks that user; an app missing a permission outright fails
-// every user and the pair's failure ratio puts it in quarantine.
+// credential failures other than a transiently failing token endpoint, and
+// 401 (retrying will not help until someone fixes the configuration or the
+// secret). A 403 is not fatal: Graph refuses writes to some users (those
+// holding admin roles) while allowing the rest, so it parks that user; an
+// app missing a permission outright fails every user and the pair's
+// failure ratio puts it in quarantine.
 func IsFatal(err error) bool {
-	return isCredentialError(err) || IsUnauthorized(err)
+	return fatalCredential(err) || IsUnauthorized(err)
 }
 
 // Errors classifies Graph errors for callers that take the classification

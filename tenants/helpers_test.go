@@ -52,6 +52,12 @@ func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore
 // server run by h, with a fake clock.
 func stubClient(t *testing.T, h http.HandlerFunc, tweak func(*Config)) (*Client, *fakeClock) {
 	t.Helper()
+	return stubClientWith(t, h, tweak, staticToken{})
+}
+
+// stubClientWith is stubClient signing in with cred.
+func stubClientWith(t *testing.T, h http.HandlerFunc, tweak func(*Config), cred azcore.TokenCredential) (*Client, *fakeClock) {
+	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	cfg := Config{
@@ -64,7 +70,7 @@ func stubClient(t *testing.T, h http.HandlerFunc, tweak func(*Config)) (*Client,
 	clk := newFakeClock()
 	c, err := New(cfg, Options{
 		Clock: clk, Pacers: &Pacers{}, Transport: srv.Client().Transport,
-		Credential: staticToken{}, Jitter: func() float64 { return 0.5 },
+		Credential: cred, Jitter: func() float64 { return 0.5 },
 	})
 	if err != nil {
 		t.Fatal(err)

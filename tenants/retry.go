@@ -97,7 +97,9 @@ func (c *Client) call(ctx context.Context, op string, o callOpts, fn func(ctx co
 		if ge.NotFound() && o.goneIsDone && maybeApplied {
 			return nil
 		}
-		maybeApplied = maybeApplied || (ge.Transient() && !ge.Throttled())
+		// A request refused for want of a token never left: only other
+		// transient failures may have been applied.
+		maybeApplied = maybeApplied || (ge.Transient() && !ge.Throttled() && !isCredentialError(ge.Err))
 		lastErr = ge
 		if ctx.Err() != nil {
 			if ge.Err == nil {
