@@ -3,6 +3,7 @@ package tenants
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ctsync/ctsync/internal/directory"
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -34,32 +35,48 @@ func (t *Target) guestProps() []string {
 
 // FindByStamp returns the guests carrying stamp (normally one; more means
 // a duplicate the caller must resolve). Filtering on an extension
-// attribute is an advanced query: ConsistencyLevel eventual and $count.
+// attribute is an advanced query (ConsistencyLevel eventual and $count),
+// answered from an index that lags writes: a guest stamped moments ago may
+// not be found yet.
 func (t *Target) FindByStamp(ctx context.Context, stamp string) ([]directory.User, error) {
 	var out []directory.User
-	err := t.list(ctx, "GET /users?$filter=stamp", filterEq(propExtAttrs+"/"+t.c.cfg.StampAttribute, stamp), true,
+	err := t.list(ctx, "GET /users?$filter=stamp", filterEq(t.stampPath(), stamp), true, everyone,
 		func(us []directory.User) error { out = append(out, us...); return nil })
 	return out, err
 }
 
 // Stamped streams every user carrying a ctsync stamp, a page at a time
-// (to rebuild the map from the target, the truth).
+// (to rebuild the map from the target, the truth). Graph supports no
+// startsWith on extension attributes (400), so it asks for every user
+// whose stamp attribute is set (ne null, an advanced query) and keeps
+// those whose value has the ctsync stamp prefix: the attribute may hold
+// other tools' values. The index behind it lags writes (seconds).
 func (t *Target) Stamped(ctx context.Context, page func([]directory.User) error) error {
-	f := "startsWith(" + propExtAttrs + "/" + t.c.cfg.StampAttribute + "," + ODataString(directory.StampPrefix) + ")"
-	return t.list(ctx, "GET /users?$filter=stamped", f, true, page)
+	attr := t.c.cfg.StampAttribute
+	stamped := func(u directory.User) bool {
+		return strings.HasPrefix(u.Str(attr), directory.StampPrefix)
+	}
+	return t.list(ctx, "GET /users?$filter=stamped", t.stampPath()+" ne null", true, stamped, page)
 }
+
+// stampPath is the stamp attribute's path in a $filter.
+func (t *Target) stampPath() string { return propExtAttrs + "/" + t.c.cfg.StampAttribute }
 
 // FindByMail returns the users whose mail or otherMails is mail.
 func (t *Target) FindByMail(ctx context.Context, mail string) ([]directory.User, error) {
 	var out []directory.User
 	f := filterEq(directory.PropMail, mail) + " or " + filterAnyEq(directory.PropOtherMails, mail)
-	err := t.list(ctx, "GET /users?$filter=mail", f, false,
+	err := t.list(ctx, "GET /users?$filter=mail", f, false, everyone,
 		func(us []directory.User) error { out = append(out, us...); return nil })
 	return out, err
 }
 
-// list pages through GET /users with filter.
-func (t *Target) list(ctx context.Context, op, filter string, advanced bool, page func([]directory.User) error) error {
+// list pages through GET /users with filter, handing page the users keep
+// accepts. An advanced query sends ConsistencyLevel: eventual and
+// $count=true, which Graph needs for ne, null checks and extension
+// attributes (without them it answers 400).
+func (t *Target) list(ctx context.Context, op, filter string, advanced bool, keep func(directory.User) bool,
+	page func([]directory.User) error) error {
 	c := t.c
 	props := t.guestProps()
 	top := int32(c.cfg.PageSize)
@@ -74,7 +91,7 @@ func (t *Target) list(ctx context.Context, op, filter string, advanced bool, pag
 		count := true
 		cfg.QueryParameters.Count = &count
 	}
-	return c.listUsers(ctx, op, cfg, props, everyone, page)
+	return c.listUsers(ctx, op, cfg, props, keep, page)
 }
 
 // Invite creates a B2B user for inv.Email and returns its object ID. No
