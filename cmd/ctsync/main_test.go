@@ -26,6 +26,17 @@ func TestValidateExample(t *testing.T) {
 	if !strings.Contains(out, "ok (3 tenants") {
 		t.Errorf("output: %q", out)
 	}
+	// The example restores soft-deleted guests (the default lifecycle) and
+	// one pair adopts existing guests: the permissions list says so.
+	for _, want := range []string{
+		"  fabrikam: GroupMember.Read.All, User.DeleteRestore.All, User.Invite.All, User.ReadWrite.All\n",
+		"Domain.Read.All: read the source's verified domains",
+		"User.DeleteRestore.All: restore guests from deleted items",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("permissions: %q missing from\n%s", want, out)
+		}
+	}
 }
 
 func TestValidateBadConfigExits2WithPosition(t *testing.T) {
