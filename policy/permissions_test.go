@@ -28,7 +28,10 @@ func TestPermissions(t *testing.T) {
 			[]string{PermUserRead}, []string{PermUserInvite, PermUserReadWrite, PermDeleteRestore}},
 		{"adopt reads the source's domains", func(s *PairSpec) { s.ExistingGuest, s.Lifecycle.Restored = "adopt", "none" },
 			[]string{PermUserRead, PermDomainRead}, []string{PermUserInvite, PermUserReadWrite}},
-		{"group scope", func(s *PairSpec) { s.Scope = ScopeSpec{Groups: []string{"0b7c6a52-1f43-4c1e-9a0e-6d1f2b3c4d5e"}}; s.Lifecycle.Restored = "none" },
+		{"group scope", func(s *PairSpec) {
+			s.Scope = ScopeSpec{Groups: []string{"0b7c6a52-1f43-4c1e-9a0e-6d1f2b3c4d5e"}}
+			s.Lifecycle.Restored = "none"
+		},
 			[]string{PermUserRead, PermGroupMembers}, []string{PermUserInvite, PermUserReadWrite}},
 	} {
 		spec := allMembers()
