@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants/graphsim"
@@ -346,9 +348,63 @@ func (c *curlClient) run(method, u string, headers []string, extra ...string) (i
 }
 
 func TestSimRejectsBadCounts(t *testing.T) {
-	for _, args := range [][]string{{"--users", "-1"}, {"--tenants", "0"}, {"--tenants", "7"}, {"--profile", "slow"}} {
+	for _, args := range [][]string{{"--users", "-1"}, {"--tenants", "0"}, {"--tenants", "7"}, {"--profile", "slow"},
+		{"--replica-miss-rate", "1.5"}, {"--token-fault-rate", "-0.1"}, {"--fault-rate", "2"}, {"--throttle-factor", "0"},
+		{"--index-lag", "-1s"}, {"--replica-window", "soon"}, {"--replication-lag", "-2s"}} {
 		if code, _, errs := run(t, append([]string{"sim"}, args...)...); code != exitUsage {
 			t.Errorf("sim %v: exit %d, want 2 (stderr %q)", args, code, errs)
 		}
+	}
+}
+
+// TestSimKnobs: each realism flag overrides the chosen profile's value and
+// leaves the others as the profile has them.
+func TestSimKnobs(t *testing.T) {
+	hostile := graphsim.HostileRealism()
+	realistic := graphsim.RealisticRealism()
+	for _, tc := range []struct {
+		args   []string
+		want   func() graphsim.Realism
+		shared bool
+	}{
+		{nil, func() graphsim.Realism { return graphsim.Realism{} }, false},
+		{[]string{"--profile", "realistic"}, func() graphsim.Realism { return realistic }, false},
+		{[]string{"--profile", "hostile"}, func() graphsim.Realism { return hostile }, false},
+		{[]string{"--profile", "hostile", "--index-lag", "2s", "--replica-miss-rate", "0.1", "--shared-app"}, func() graphsim.Realism {
+			r := hostile
+			r.IndexLag, r.ReplicaMissRate = 2*time.Second, 0.1
+			return r
+		}, true},
+		{[]string{"--profile", "hostile", "--index-lag", "0", "--replica-window", "0s", "--token-fault-rate", "0", "--fault-rate", "0"}, func() graphsim.Realism {
+			r := hostile
+			r.IndexLag, r.ReplicaWindow, r.TokenFaultRate, r.FaultRate = 0, 0, 0, 0
+			return r
+		}, false},
+		{[]string{"--profile", "realistic", "--replication-lag", "3s", "--replica-window", "20s", "--throttle-factor", "0.5"}, func() graphsim.Realism {
+			r := realistic
+			r.ReplicationLag, r.ReplicaWindow, r.ThrottleFactor = 3*time.Second, 20*time.Second, 0.5
+			return r
+		}, false},
+		{[]string{"--throttle-factor", "0.8", "--token-fault-rate", "0.25", "--fault-rate", "0.01"}, func() graphsim.Realism {
+			return graphsim.Realism{Throttling: true, ThrottleFactor: 0.8, TokenFaultRate: 0.25, FaultRate: 0.01}
+		}, false},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+			k := addSimKnobs(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.realism(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tc.want(); got != want {
+				t.Errorf("realism\n got %+v\nwant %+v", got, want)
+			}
+			if *k.sharedApp != tc.shared {
+				t.Errorf("shared app %v, want %v", *k.sharedApp, tc.shared)
+			}
+		})
 	}
 }
