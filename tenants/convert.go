@@ -96,8 +96,19 @@ const propExtAttrs = "onPremisesExtensionAttributes"
 
 // selectFor returns the $select list for the wanted directory property
 // names: flattened extension attributes become onPremisesExtensionAttributes,
-// "manager" is dropped (it is read separately), id and always are added.
+// "manager" is dropped (GET /users cannot select it: it is read by
+// Managers), id and always are added.
 func selectFor(props []string, always ...string) []string {
+	return selectList(props, false, always)
+}
+
+// deltaSelectFor is selectFor for users delta, which can select "manager"
+// and then reports manager@delta.
+func deltaSelectFor(props []string, always ...string) []string {
+	return selectList(props, true, always)
+}
+
+func selectList(props []string, manager bool, always []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(p string) {
@@ -115,6 +126,9 @@ func selectFor(props []string, always ...string) []string {
 		case ext:
 			add(propExtAttrs)
 		case p == directory.PropManager:
+			if manager {
+				add(p)
+			}
 		default:
 			add(p)
 		}

@@ -170,8 +170,10 @@ func (c *Client) usersBuilder() *users.UsersRequestBuilder {
 // was handled: the caller persists it only after applying every page. An
 // expired link fails with IsSyncStateExpired: start again with "".
 //
-// Delta cannot $expand the manager: "manager" in props is ignored; call
-// Managers for the page's users in scope.
+// When props holds "manager", delta selects it and Graph reports changes
+// as manager@delta: Attrs["manager"] is then the manager's object ID, nil
+// when the manager was removed, and absent when this page did not report
+// the manager (unchanged; on a full round, a user without a manager).
 func (s *Source) Delta(ctx context.Context, link string, props []string, page func([]directory.User) error) (string, error) {
 	c := s.c
 	props = withScope(props)
@@ -184,7 +186,7 @@ func (s *Source) Delta(ctx context.Context, link string, props []string, page fu
 			if next == "" {
 				info, err = c.usersBuilder().Delta().
 					ToGetRequestInformation(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
-						QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: selectFor(props, scopeProps...)},
+						QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: deltaSelectFor(props, scopeProps...)},
 					})
 			} else {
 				info, err = users.NewDeltaRequestBuilder(next, c.adapter).ToGetRequestInformation(ctx, nil)
@@ -262,12 +264,48 @@ func decodeDeltaPage(body []byte, props []string) (out []directory.User, next, d
 			out = append(out, directory.User{ID: deref(m.GetId()), Removed: removal})
 			continue
 		}
-		out = append(out, fromModel(m, props, func(name string) bool {
+		u := fromModel(m, props, func(name string) bool {
 			_, ok := fields[name]
 			return ok
-		}))
+		})
+		if wantsManager(props) {
+			if md, ok := fields["manager@delta"]; ok {
+				mgr, reported, err := decodeManagerDelta(md)
+				if err != nil {
+					return nil, "", "", fmt.Errorf("delta page: user %s: %w", u.ID, err)
+				}
+				if reported {
+					u.Attrs[directory.PropManager] = mgr
+				}
+			}
+		}
+		out = append(out, u)
 	}
 	return out, raw.Next, raw.Delta, nil
+}
+
+// decodeManagerDelta reads a manager@delta annotation: an array of
+// {"@odata.type", "id"} entries, where an entry carrying "@removed" is a
+// manager taken away. The manager is the last entry not removed (a change
+// of manager may list the old one removed beside the new one); nil when
+// every entry is a removal; not reported when the array is empty.
+func decodeManagerDelta(raw json.RawMessage) (manager any, reported bool, err error) {
+	var entries []struct {
+		ID      string          `json:"id"`
+		Removed json.RawMessage `json:"@removed"`
+	}
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, false, fmt.Errorf("decode manager@delta: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil, false, nil
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; (len(e.Removed) == 0 || string(e.Removed) == "null") && e.ID != "" {
+			return e.ID, true, nil
+		}
+	}
+	return nil, true, nil
 }
 
 // GroupMembers returns the object IDs of a group's user members, direct or
