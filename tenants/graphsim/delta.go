@@ -230,7 +230,7 @@ func (c *call) deltaPage(st *deltaState, items []deltaItem, more bool, render ..
 // changedSince reports whether a tracked property changed after base.
 func changedSince(u *user, sel *selection, base uint64) bool {
 	for _, p := range sel.props {
-		if u.seqs[p.name] > base {
+		if u.seqs[p.name] > base && !hiddenFromDelta(p) {
 			return true
 		}
 	}
@@ -244,7 +244,7 @@ func changedSince(u *user, sel *selection, base uint64) bool {
 func (t *Tenant) renderDelta(u *user, sel *selection, base uint64, full, minimal bool) obj {
 	o := obj{}
 	for _, p := range sel.props {
-		if p.name == "id" {
+		if p.name == "id" || hiddenFromDelta(p) {
 			continue
 		}
 		_, set := u.props[p.name]
@@ -269,3 +269,8 @@ func (t *Tenant) renderDelta(u *user, sel *selection, base uint64, full, minimal
 	}
 	return o
 }
+
+// hiddenFromDelta reports a property users delta never returns nor
+// reports changes of: showInAddressList ("Do not use in Microsoft Graph",
+// user resource type page; GRAPH.md "Consistency, permissions and filters").
+func hiddenFromDelta(p *propDef) bool { return p.name == "showInAddressList" }

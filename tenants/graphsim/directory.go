@@ -37,6 +37,7 @@ type Tenant struct {
 	mainApp  *app
 	invCount uint64
 	idx      searchIndex // the lagging index of $filter and advanced queries
+	rules    tenantRules // collaboration settings, admin roles, domains (rules.go)
 }
 
 // user is one stored user object.
@@ -72,7 +73,11 @@ type app struct {
 
 // DefaultPermissions are the application permissions of every tenant's
 // default app: what ctsync needs and nothing more.
-var DefaultPermissions = []string{"User.ReadWrite.All", "User.Invite.All", "GroupMember.Read.All"}
+//
+// User.DeleteRestore.All covers restore and permanent delete of deleted
+// items; Domain.Read.All lets ctsync read the target's verified domains.
+var DefaultPermissions = []string{"User.ReadWrite.All", "User.Invite.All", "GroupMember.Read.All",
+	"User.DeleteRestore.All", "Domain.Read.All"}
 
 // Name is the tenant's short name ("contoso").
 func (t *Tenant) Name() string { return t.name }

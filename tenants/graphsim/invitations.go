@@ -69,13 +69,18 @@ func invite(c *call) response {
 	if m, ok := body["invitedUser"].(map[string]any); ok {
 		invitedID, _ = m["id"].(string)
 	}
-	if strings.EqualFold(email[strings.LastIndex(email, "@")+1:], c.t.domain) {
-		return c.fail(badRequest("The invited user's address belongs to this tenant; invite external addresses only."))
-	}
 
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.verifiedDomain(email[strings.LastIndex(email, "@")+1:]) {
+		return c.fail(badRequest("The invited user's address belongs to this tenant; invite external addresses only."))
+	}
+	// External collaboration settings apply to every invitation, a
+	// re-invitation or a reset included (rules.go).
+	if e := t.invitationBlocked(email); e != nil {
+		return c.fail(e)
+	}
 	var gu *user
 	status := "PendingAcceptance"
 	switch {

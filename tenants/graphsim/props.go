@@ -61,8 +61,8 @@ func parseOps(spec string) map[string]support {
 type propDef struct {
 	name     string
 	kind     kind
-	writable bool // settable by POST /users and PATCH
-	def      bool // part of the default property set returned without $select
+	writable bool   // settable by POST /users and PATCH
+	def      bool   // part of the default property set returned without $select
 	maxLen   int    // for strings; 0 means no limit checked
 	ops      string // $filter operators, see parseOps; "" means not filterable
 	opm      map[string]support
@@ -87,6 +87,7 @@ type propDef struct {
 //   - externalUserState and externalUserStateChangeDateTime are missing from
 //     the table; the user resource type page lists eq, ne, not, in;
 //   - mail: the user page lists "eq on null values" (advanced).
+//
 // init adds the page's two general rules: "in" works by default wherever
 // "eq" does, and a property supporting "ne" supports "not" (advanced).
 // endsWith exists only on mail, otherMails, userPrincipalName and

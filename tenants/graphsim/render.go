@@ -78,8 +78,14 @@ func (sel *selection) parseExpand(raw string) *apiError {
 
 // propValue renders one stored property the way Graph does.
 func propValue(u *user, p *propDef) any {
-	if p.name == "id" {
+	switch p.name {
+	case "id":
 		return u.id
+	case "showInAddressList":
+		// "Do not use in Microsoft Graph": a PATCH is accepted and stored,
+		// but Graph reads it back null ("user resource type",
+		// https://learn.microsoft.com/graph/api/resources/user).
+		return nil
 	}
 	v, ok := u.props[p.name]
 	switch p.kind {

@@ -231,7 +231,7 @@ func patchUser(c *call) response {
 	}
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.target()
+	u, e := c.writeTarget()
 	if e != nil {
 		return c.fail(e)
 	}
@@ -246,7 +246,7 @@ func patchUser(c *call) response {
 func deleteUser(c *call) response {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.target()
+	u, e := c.writeTarget()
 	if e != nil {
 		return c.fail(e)
 	}
@@ -313,7 +313,7 @@ func putManager(c *call) response {
 	}
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.target()
+	u, e := c.writeTarget()
 	if e != nil {
 		return c.fail(e)
 	}
@@ -333,7 +333,7 @@ func putManager(c *call) response {
 func deleteManager(c *call) response {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.target()
+	u, e := c.writeTarget()
 	if e != nil {
 		return c.fail(e)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -82,7 +83,72 @@ func (t *Tenant) validateUser(body map[string]any, create, internal bool, self *
 		}
 	}
 	delete(out, "passwordProfile") // never stored, never returned
+	if !internal {
+		// The in-process API may craft duplicates (a source tenant with two
+		// users sharing a mail); Graph's clients may not.
+		if err := t.checkAddressConflict(out, self); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// checkAddressConflict refuses a mail or otherMails value that another
+// live object already holds in mail, otherMails, proxyAddresses or as its
+// userPrincipalName. proxyAddresses are unique across directory objects and
+// a change of mail is copied into proxyAddresses; the "user resource type"
+// page claims such an update succeeds without the copy, but Graph answers
+// 400 with this body (microsoft-graph-docs-contrib#8421, 2023), and the
+// simulator takes the harsher, observed behaviour. The ConflictingObjects
+// detail names the holder's ID (the exact target Graph puts there is cut
+// off in the report). The caller holds t.mu.
+func (t *Tenant) checkAddressConflict(props map[string]any, self *user) *apiError {
+	var addrs []string
+	if s, ok := props["mail"].(string); ok && s != "" {
+		addrs = append(addrs, s)
+	}
+	if l, ok := props["otherMails"].([]string); ok {
+		addrs = append(addrs, l...)
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	for _, id := range t.ids {
+		u := t.users[id]
+		if self != nil && u.id == self.id {
+			continue
+		}
+		for _, a := range addrs {
+			if holdsAddress(u, a) {
+				const msg = "Another object with the same value for property proxyAddresses already exists."
+				e := badRequest(msg)
+				e.details = []map[string]string{
+					{"code": "ObjectConflict", "message": msg, "target": "proxyAddresses"},
+					{"code": "ConflictingObjects", "message": msg, "target": u.id},
+				}
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// holdsAddress reports whether u holds the SMTP address a in mail,
+// otherMails, proxyAddresses (any prefix case) or userPrincipalName.
+func holdsAddress(u *user, a string) bool {
+	for _, k := range []string{"mail", "userPrincipalName"} {
+		if s, _ := u.props[k].(string); strings.EqualFold(s, a) {
+			return true
+		}
+	}
+	if l, _ := u.props["otherMails"].([]string); slices.ContainsFunc(l, func(s string) bool { return strings.EqualFold(s, a) }) {
+		return true
+	}
+	l, _ := u.props["proxyAddresses"].([]string)
+	return slices.ContainsFunc(l, func(s string) bool {
+		p, addr, ok := strings.Cut(s, ":")
+		return ok && strings.EqualFold(p, "smtp") && strings.EqualFold(addr, a)
+	})
 }
 
 // convertValue converts a decoded JSON value to the stored form of p.
@@ -205,7 +271,7 @@ func (t *Tenant) checkValue(p *propDef, v any, self *user) *apiError {
 		if at <= 0 || strings.ContainsAny(s, " \\\"<>,;:[]()") || strings.Count(s, "@") != 1 {
 			return badRequest("Invalid value specified for property 'userPrincipalName' of resource 'User'.")
 		}
-		if !strings.EqualFold(s[at+1:], t.domain) {
+		if !t.verifiedDomain(s[at+1:]) {
 			return badRequest("The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.")
 		}
 		if id, ok := t.upns[strings.ToLower(s)]; ok && (self == nil || self.id != id) {
