@@ -114,6 +114,7 @@ func (s *Server) oauthError(w http.ResponseWriter, status int, code string, aads
 		{"timestamp", now.Format("2006-01-02 15:04:05Z")},
 		{"trace_id", rid},
 		{"correlation_id", rid},
+		{"error_uri", fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", aadsts)},
 	})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)

@@ -327,10 +327,12 @@ func (s *Server) shareApp(t *Tenant) error {
 }
 
 // drawTokenFault decides whether a token request fails transiently: 503
-// mostly, 500 sometimes. Source: "Microsoft identity platform and OAuth 2.0
-// client credentials flow" and the AADSTS error reference: the token
-// endpoint answers temporarily_unavailable (AADSTS90033, transient) and
-// server errors that clients are to retry.
+// mostly, 500 sometimes. Source: "Microsoft Entra authentication and
+// authorization error codes" (learn.microsoft.com/entra/identity-platform/
+// reference-error-codes): temporarily_unavailable means "the server is
+// temporarily too busy to handle the request. Retry the request";
+// AADSTS90033 (MsodsServiceUnavailable) and AADSTS50000
+// (TokenIssuanceError) are the transient service failures behind it.
 func (s *Server) drawTokenFault() int {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
@@ -353,9 +355,9 @@ func (s *Server) tokenFault(w http.ResponseWriter, status int, t *Tenant, rid st
 	w.Header().Set("Retry-After", "1")
 	if status == http.StatusInternalServerError {
 		s.oauthError(w, status, "temporarily_unavailable", 50000,
-			"There was an error issuing a token or an issue with our sign-in service.", rid)
+			"There's an issue with the sign-in service. Please try again.", rid)
 		return
 	}
 	s.oauthError(w, status, "temporarily_unavailable", 90033,
-		"A transient error has occurred. Please try again.", rid)
+		"The Microsoft Online Directory Service (MSODS) isn't available. Please try again.", rid)
 }
