@@ -49,8 +49,9 @@ type Client struct {
 	pacer   *Pacer
 	adapter abs.RequestAdapter
 
-	// created remembers objects this client created a moment ago, whose
-	// reads may still answer 404 until Graph has replicated them.
+	// created remembers objects created a moment ago (by this client, or
+	// as callers told Target.Young), whose requests may still answer 404
+	// until Graph has replicated them everywhere.
 	createdMu sync.Mutex
 	created   map[string]time.Time
 }
@@ -217,33 +218,53 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // noteCreated remembers that id was created now.
-func (c *Client) noteCreated(id string) {
+func (c *Client) noteCreated(id string) { c.noteCreatedAt(id, c.clock.Now()) }
+
+// noteCreatedAt remembers that id was created at created: until
+// Retry.Replication after it, a 404 on any call naming id is retried.
+// Graph's replicas can answer 404 for a young object even after an earlier
+// request for it succeeded (msgraph-sdk-go#221), so one success proves
+// nothing: only age does.
+func (c *Client) noteCreatedAt(id string, created time.Time) {
 	now := c.clock.Now()
+	window := c.cfg.Retry.Replication
+	if id == "" || now.Sub(created) >= window {
+		return
+	}
 	c.createdMu.Lock()
 	defer c.createdMu.Unlock()
 	for k, t := range c.created { // keep the map small
-		if now.Sub(t) > c.cfg.Retry.Replication {
+		if now.Sub(t) >= window {
 			delete(c.created, k)
 		}
 	}
-	c.created[id] = now
+	if t, ok := c.created[id]; !ok || created.After(t) {
+		c.created[id] = created
+	}
 }
 
-// replicated forgets id once a call on it succeeded: from then on, a 404
-// means the object is gone, not that it has not arrived yet.
-func (c *Client) replicated(id string) {
+// forget drops id after a delete succeeded: from then on a 404 means the
+// object is gone, not that it has not replicated yet.
+func (c *Client) forget(id string) {
 	c.createdMu.Lock()
 	delete(c.created, id)
 	c.createdMu.Unlock()
 }
 
-// callOptsFor returns the retry options for a call on object id: 404s are
-// retried while id may still be replicating.
-func (c *Client) callOptsFor(id string) callOpts {
+// callOptsFor returns the retry options for a call naming the objects ids
+// (the object addressed, and any object referenced, like the manager of a
+// manager/$ref): 404s are retried while any of them is younger than
+// Retry.Replication.
+func (c *Client) callOptsFor(ids ...string) callOpts {
 	c.createdMu.Lock()
 	defer c.createdMu.Unlock()
-	if t, ok := c.created[id]; ok {
-		return callOpts{notFoundUntil: t.Add(c.cfg.Retry.Replication)}
+	var o callOpts
+	for _, id := range ids {
+		if t, ok := c.created[id]; ok {
+			if until := t.Add(c.cfg.Retry.Replication); until.After(o.notFoundUntil) {
+				o.notFoundUntil = until
+			}
+		}
 	}
-	return callOpts{}
+	return o
 }

@@ -149,7 +149,6 @@ func (c *Client) getUser(ctx context.Context, id string, props []string) (*direc
 	if err != nil {
 		return nil, err
 	}
-	c.replicated(id)
 	if m == nil {
 		return nil, &GraphError{Tenant: c.cfg.Name, Op: "GET /users/{id}", Err: fmt.Errorf("empty response for user %s", id)}
 	}

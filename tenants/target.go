@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ctsync/ctsync/internal/directory"
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -95,8 +96,9 @@ func (t *Target) list(ctx context.Context, op, filter string, advanced bool, kee
 }
 
 // Invite creates a B2B user for inv.Email and returns its object ID. No
-// invitation mail is sent unless inv.SendMessage. Reads of the new user
-// through this client retry 404s for RetryPolicy.Replication.
+// invitation mail is sent unless inv.SendMessage. Every call naming the new
+// user (or referencing it, as a manager) through this client retries 404s
+// for RetryPolicy.Replication, however many succeeded before.
 func (t *Target) Invite(ctx context.Context, inv directory.Invitation) (string, error) {
 	c := t.c
 	if inv.Email == "" {
@@ -137,6 +139,13 @@ func (t *Target) Invite(ctx context.Context, inv directory.Invitation) (string, 
 	c.noteCreated(id)
 	return id, nil
 }
+
+// Young tells the target that object id was created at created (as the
+// caller's own store knows, e.g. a guest invited by an earlier process):
+// until RetryPolicy.Replication after created, a 404 on any call naming
+// id is retried, as for the users Invite creates. An older created is
+// ignored.
+func (t *Target) Young(id string, created time.Time) { t.c.noteCreatedAt(id, created) }
 
 // Get reads one user with props (including "manager" when asked).
 func (t *Target) Get(ctx context.Context, id string, props []string) (*directory.User, error) {
@@ -180,7 +189,6 @@ func (t *Target) Update(ctx context.Context, id string, props map[string]any) er
 		if err != nil {
 			return err
 		}
-		c.replicated(id)
 	}
 	if setManager {
 		return t.setManager(ctx, id, manager)
@@ -206,7 +214,9 @@ func (t *Target) setManager(ctx context.Context, id string, manager any) error {
 		body := models.NewReferenceUpdate()
 		odataID := c.cfg.GraphBaseURL + "/directoryObjects/" + m
 		body.SetOdataId(&odataID)
-		return c.call(ctx, "PUT /users/{id}/manager/$ref", c.callOptsFor(id), func(ctx context.Context) error {
+		// Either end may be young: Graph answers 404 for a referenced
+		// object that has not reached the replica either.
+		return c.call(ctx, "PUT /users/{id}/manager/$ref", c.callOptsFor(id, m), func(ctx context.Context) error {
 			return ref.Put(ctx, body, nil)
 		})
 	default:
@@ -228,7 +238,7 @@ func (t *Target) SoftDelete(ctx context.Context, id string) error {
 		return c.usersBuilder().ByUserId(id).Delete(ctx, nil)
 	})
 	if err == nil {
-		c.replicated(id)
+		c.forget(id)
 	}
 	return err
 }
@@ -251,9 +261,13 @@ func (t *Target) HardDelete(ctx context.Context, id string) error {
 	if err := t.SoftDelete(ctx, id); err != nil && !IsNotFound(err) {
 		return err
 	}
-	return c.call(ctx, "DELETE /directory/deletedItems/{id}", callOpts{goneIsDone: true}, func(ctx context.Context) error {
+	err := c.call(ctx, "DELETE /directory/deletedItems/{id}", callOpts{goneIsDone: true}, func(ctx context.Context) error {
 		return t.deletedItem(id).Delete(ctx, nil)
 	})
+	if err == nil {
+		c.forget(id)
+	}
+	return err
 }
 
 func (t *Target) deletedItem(id string) *graphdir.DeletedItemsDirectoryObjectItemRequestBuilder {
