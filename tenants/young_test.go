@@ -45,7 +45,7 @@ func TestYoungAfterSuccess(t *testing.T) {
 	id, err := tg.Invite(ctx, directory.Invitation{Email: "x@y.z"})
 	must(t, err)
 	must(t, tg.Update(ctx, id, map[string]any{"jobTitle": "a"})) // 1: ok
-	if _, err := tg.Get(ctx, id, nil); err != nil {             // 2, 3: 404; 4: ok
+	if _, err := tg.Get(ctx, id, nil); err != nil {              // 2, 3: 404; 4: ok
 		t.Fatalf("get after an earlier success: %v", err)
 	}
 	must(t, tg.Update(ctx, id, map[string]any{"jobTitle": "b"})) // 5: 404; 6: ok
