@@ -23,8 +23,10 @@ const (
 // Events lists every lifecycle event, in the order the spec documents them.
 var Events = []Event{Disabled, OutOfScope, SoftDeleted, HardDeleted, Restored}
 
-// Action is what happens to the guest on an event. The values match
-// sync/plan's lifecycle actions.
+// Action is what happens to a guest: on an event, the lifecycle actions
+// below; sync/plan adds the actions only a plan has (create, update, ...)
+// to the same type, so one vocabulary runs from the configuration to the
+// provisioning log.
 type Action string
 
 // Lifecycle actions.

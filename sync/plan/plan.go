@@ -35,32 +35,29 @@ import (
 	"github.com/ctsync/ctsync/policy"
 )
 
-// Action is what a change does to the target.
-type Action string
+// Action is what a change does to the target. It is policy's Action: the
+// lifecycle actions a policy answers for an event are the plan's own, one
+// vocabulary from the configuration to the provisioning log.
+type Action = policy.Action
 
 // Actions. The lifecycle actions (None, Disable, SoftDelete, HardDelete,
-// Restore) are also what a Policy answers for an Event.
+// Restore) are policy's; the others exist only in plans.
 const (
-	None       Action = "none"
-	Create     Action = "create"
-	Adopt      Action = "adopt"
-	Update     Action = "update"
-	Disable    Action = "disable"
-	SoftDelete Action = "soft-delete"
-	HardDelete Action = "hard-delete"
-	Restore    Action = "restore"
-	Stage      Action = "stage"
-	Skip       Action = "skip"
+	None       = policy.None
+	Disable    = policy.Disable
+	SoftDelete = policy.SoftDelete
+	HardDelete = policy.HardDelete
+	Restore    = policy.Restore
+
+	Create Action = "create"
+	Adopt  Action = "adopt"
+	Update Action = "update"
+	Stage  Action = "stage"
+	Skip   Action = "skip"
 	// Park: the user's data cannot be mapped; the worker parks and reports
 	// the user and retries it later, the others go on.
 	Park Action = "park"
 )
-
-// Destructive reports whether the action counts against the deletion
-// threshold (deletes plus disables, as Entra counts).
-func (a Action) Destructive() bool {
-	return a == Disable || a == SoftDelete || a == HardDelete
-}
 
 // Policy is what a plan needs of a pair's compiled policy. The worker
 // adapts *policy.Pair to it (resolving group membership for scope).

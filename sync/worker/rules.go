@@ -28,7 +28,7 @@ func (r policyRules) Desired(u directory.User, creating bool) (map[string]any, e
 }
 
 func (r policyRules) Action(e policy.Event) plan.Action {
-	return plan.Action(r.p.Action(e))
+	return r.p.Action(e)
 }
 
 func (r policyRules) DeletionThreshold() int     { return r.p.DeletionThreshold() }
