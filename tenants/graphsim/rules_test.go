@@ -162,7 +162,6 @@ func TestMailConflict(t *testing.T) {
 	a, _ := ten.AddUser(map[string]any{"displayName": "Ada", "mail": "ada@contoso.onmicrosoft.com"})
 	b, _ := ten.AddUser(map[string]any{"displayName": "Bob", "mail": "bob@partner.example",
 		"otherMails": []string{"bob.alt@partner.example"}, "proxyAddresses": []string{"SMTP:bob@partner.example", "smtp:bob.proxy@partner.example"}})
-	_ = b
 	cases := []struct {
 		name, body string
 		want       int
@@ -197,6 +196,18 @@ func TestMailConflict(t *testing.T) {
 	// Nothing of a refused PATCH is applied.
 	if u, _ := ten.User(a); u.Attrs["mail"] != "ada@free.example" {
 		t.Fatalf("mail after refusals: %v", u.Attrs["mail"])
+	}
+	// A new mail becomes the primary SMTP proxy address; the old one stays
+	// held as a secondary address.
+	if code, _, body := raw(t, s, tok, "PATCH", "/users/"+a, `{"mail":"ada.next@free.example"}`); code != 204 {
+		t.Fatalf("second mail change: %d %v", code, body)
+	}
+	_, _, body := raw(t, s, tok, "GET", "/users/"+a+"?$select=id,proxyAddresses", "")
+	if pa, _ := body["proxyAddresses"].([]any); len(pa) < 2 || pa[0] != "SMTP:ada.next@free.example" || !slices.Contains(pa, any("smtp:ada@free.example")) {
+		t.Fatalf("proxyAddresses after mail changes: %v", body)
+	}
+	if code, _, _ := raw(t, s, tok, "PATCH", "/users/"+b, `{"mail":"ada@free.example"}`); code != 400 {
+		t.Fatalf("taking a mail still held in proxyAddresses: %d", code)
 	}
 	// POST /users is held to the same rule.
 	code, _, _ := raw(t, s, tok, "POST", "/users", `{"accountEnabled":true,"displayName":"C","mailNickname":"c","userPrincipalName":"c@contoso.onmicrosoft.com","passwordProfile":{"password":"x1!Aaaaa"},"mail":"bob@partner.example"}`)

@@ -89,8 +89,37 @@ func (t *Tenant) validateUser(body map[string]any, create, internal bool, self *
 		if err := t.checkAddressConflict(out, self); err != nil {
 			return nil, err
 		}
+		if m, ok := out["mail"].(string); ok && m != "" {
+			out["proxyAddresses"] = withPrimarySMTP(self, m)
+		}
 	}
 	return out, nil
+}
+
+// withPrimarySMTP is self's proxyAddresses after its mail becomes m: "Changes
+// to this property will also update the user's proxyAddresses collection to
+// include the value as an SMTP address" (user resource type, mail). The old
+// primary stays as a secondary smtp: address, so the old mail remains held
+// by this user (the stale values Entra is known to keep); nothing is
+// removed.
+func withPrimarySMTP(self *user, m string) []string {
+	var old []string
+	if self != nil {
+		old, _ = self.props["proxyAddresses"].([]string)
+	}
+	out := []string{"SMTP:" + m}
+	for _, s := range old {
+		p, addr, ok := strings.Cut(s, ":")
+		switch {
+		case ok && strings.EqualFold(p, "smtp") && strings.EqualFold(addr, m):
+			// the new primary, already first
+		case ok && p == "SMTP":
+			out = append(out, "smtp:"+addr)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // checkAddressConflict refuses a mail or otherMails value that another
