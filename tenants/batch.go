@@ -76,7 +76,7 @@ func (c *Client) managerBatch(ctx context.Context, ids []string, out map[string]
 	}
 	var raw []byte
 	// Each sub-request is throttled on its own: the batch costs their sum.
-	bctx := withCost(ctx, Cost{RU: len(ids)})
+	bctx := withCost(ctx, Cost{RU: len(ids), Requests: len(ids)})
 	err = c.call(bctx, "POST /$batch", callOpts{}, func(ctx context.Context) error {
 		info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.POST, "{+baseurl}/$batch", map[string]string{})
 		info.SetStreamContentAndContentType(body, "application/json")

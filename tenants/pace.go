@@ -22,19 +22,38 @@ type Limits struct {
 	// Invitations per InvitationWindow. Default 150 per 5 s.
 	Invitations      int
 	InvitationWindow time.Duration
+	// AppResourceUnits per AppResourceWindow, AppWrites per AppWriteWindow
+	// and AppRequests per AppRequestWindow are the budgets of the app
+	// (client ID) across all tenants, shared by every Client of that app:
+	// identity and access limit type "application" (150,000 RU per 20 s,
+	// 70,000 writes per 5 min) and Graph's global limit (130,000 requests
+	// per 10 s per app across all tenants). The first Client of an app in a
+	// Pacers registry sets them.
+	AppResourceUnits  int
+	AppResourceWindow time.Duration
+	AppWrites         int
+	AppWriteWindow    time.Duration
+	AppRequests       int
+	AppRequestWindow  time.Duration
 	// Utilization is the share of each budget ctsync aims at, sustained.
 	// Default 0.95.
 	Utilization float64
-	// Unpaced turns pacing off (tests that provoke throttling). Retry-After
-	// from 429s is still honoured for the whole tenant.
+	// Unpaced turns pacing off, the tenant's and the app's (tests that
+	// provoke throttling). Retry-After from 429s is still honoured for the
+	// whole tenant.
 	Unpaced bool
 }
 
-// DefaultLimits are Graph's documented per-app-per-tenant limits.
+// DefaultLimits are Graph's documented limits: per app per tenant
+// (identity and access, smallest tenant tier) and per app across all
+// tenants ("Microsoft Graph service-specific throttling limits").
 var DefaultLimits = Limits{
 	ResourceUnits: 3500, ResourceWindow: 10 * time.Second,
 	Writes: 3000, WriteWindow: 150 * time.Second,
 	Invitations: 150, InvitationWindow: 5 * time.Second,
+	AppResourceUnits: 150000, AppResourceWindow: 20 * time.Second,
+	AppWrites: 70000, AppWriteWindow: 5 * time.Minute,
+	AppRequests: 130000, AppRequestWindow: 10 * time.Second,
 	Utilization: 0.95,
 }
 
@@ -58,19 +77,38 @@ func (l *Limits) setDefaults() {
 	if l.InvitationWindow == 0 {
 		l.InvitationWindow = d.InvitationWindow
 	}
+	defaultPair(&l.AppResourceUnits, &l.AppResourceWindow, d.AppResourceUnits, d.AppResourceWindow)
+	defaultPair(&l.AppWrites, &l.AppWriteWindow, d.AppWrites, d.AppWriteWindow)
+	defaultPair(&l.AppRequests, &l.AppRequestWindow, d.AppRequests, d.AppRequestWindow)
 	if l.Utilization <= 0 || l.Utilization > 1 {
 		l.Utilization = d.Utilization
 	}
 }
 
-// Cost is what one request spends of a tenant's budgets.
+// defaultPair fills a zero limit (with its window) or a zero window.
+func defaultPair(n *int, w *time.Duration, dn int, dw time.Duration) {
+	if *n == 0 {
+		*n, *w = dn, dw
+	}
+	if *w == 0 {
+		*w = dw
+	}
+}
+
+// Cost is what one request spends of the budgets.
 type Cost struct {
 	RU, Writes, Invitations int
+	// Requests counts against the app's global request budget; 0 counts
+	// as 1 (one HTTP request). A $batch counts its sub-requests.
+	Requests int
 }
 
 func (c Cost) add(o Cost) Cost {
-	return Cost{c.RU + o.RU, c.Writes + o.Writes, c.Invitations + o.Invitations}
+	return Cost{c.RU + o.RU, c.Writes + o.Writes, c.Invitations + o.Invitations, c.Requests + o.Requests}
 }
+
+// requests is what c spends of the app's request budget.
+func (c Cost) requests() int { return max(c.Requests, 1) }
 
 // PaceEvent is one decision of a Pacer, reported to Pacer observers in the
 // order the decisions were taken.
@@ -84,13 +122,16 @@ type PaceEvent struct {
 }
 
 // Pacer holds one tenant's budgets for one app, shared by every Client
-// (every pair) that talks to that tenant as that app. Each budget is a
-// token bucket that refills at Utilization*limit/window and holds at most
+// (every pair) that talks to that tenant as that app, and a link to the
+// app's budgets across all tenants, shared by every Pacer of the app: a
+// request leaves when both have room. Each budget is a token bucket that
+// refills at Utilization*limit/window and holds at most
 // (1-Utilization)/2*limit: so any interval of one window admits at most
 // burst + rate*window < limit, whether Graph counts in sliding or fixed
 // windows, with some slack for requests that arrive late.
 type Pacer struct {
 	clock Clock
+	app   *appBudget
 
 	mu           sync.Mutex
 	unpaced      bool
@@ -99,14 +140,34 @@ type Pacer struct {
 	observers    []func(PaceEvent)
 }
 
-// NewPacer returns a Pacer for the given (defaulted) limits.
+// appBudget is one app's budgets across all tenants. Its lock is taken
+// inside a Pacer's, never the other way round.
+type appBudget struct {
+	mu      sync.Mutex
+	buckets [3]bucket // RU, writes, requests
+}
+
+func newAppBudget(l Limits, now time.Time) *appBudget {
+	a := &appBudget{}
+	a.buckets[0] = newBucket(l.AppResourceUnits, l.AppResourceWindow, l.Utilization, now)
+	a.buckets[1] = newBucket(l.AppWrites, l.AppWriteWindow, l.Utilization, now)
+	a.buckets[2] = newBucket(l.AppRequests, l.AppRequestWindow, l.Utilization, now)
+	return a
+}
+
+// NewPacer returns a Pacer for the given (defaulted) limits, with an app
+// budget of its own (Pacers.For shares one between the tenants of an app).
 func NewPacer(l Limits, clock Clock) *Pacer {
 	l.setDefaults()
 	if clock == nil {
 		clock = SystemClock{}
 	}
+	return newPacer(l, clock, newAppBudget(l, clock.Now()))
+}
+
+func newPacer(l Limits, clock Clock, app *appBudget) *Pacer {
 	now := clock.Now()
-	p := &Pacer{clock: clock, unpaced: l.Unpaced}
+	p := &Pacer{clock: clock, unpaced: l.Unpaced, app: app}
 	p.buckets[0] = newBucket(l.ResourceUnits, l.ResourceWindow, l.Utilization, now)
 	p.buckets[1] = newBucket(l.Writes, l.WriteWindow, l.Utilization, now)
 	p.buckets[2] = newBucket(l.Invitations, l.InvitationWindow, l.Utilization, now)
@@ -124,6 +185,7 @@ func (p *Pacer) Observe(f func(PaceEvent)) {
 // Wait blocks until the request of cost c may be sent, or ctx ends.
 func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 	need := [3]float64{float64(c.RU), float64(c.Writes), float64(c.Invitations)}
+	appNeed := [3]float64{float64(c.RU), float64(c.Writes), float64(c.requests())}
 	for {
 		p.mu.Lock()
 		now := p.clock.Now()
@@ -136,6 +198,21 @@ func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 					wait = w
 				}
 			}
+			// The app's budget is checked and charged under its lock in
+			// the same step, so that Pacers of other tenants cannot take
+			// its room between the check and the charge.
+			p.app.mu.Lock()
+			for i := range p.app.buckets {
+				if w := p.app.buckets[i].waitFor(appNeed[i], now); w > wait {
+					wait = w
+				}
+			}
+			if wait <= 0 {
+				for i := range p.app.buckets {
+					p.app.buckets[i].take(appNeed[i])
+				}
+			}
+			p.app.mu.Unlock()
 		}
 		if wait <= 0 {
 			if !p.unpaced {
@@ -228,10 +305,13 @@ func (b *bucket) take(n float64) {
 
 // Pacers shares one Pacer per (tenant ID, client ID): Graph's budgets are
 // per app per tenant, so every pair writing into a tenant must draw from
-// the same one.
+// the same one; and one app budget per client ID, which every Pacer of
+// that app draws from as well: one app registration serving many tenants
+// has per-app budgets across all of them.
 type Pacers struct {
-	mu sync.Mutex
-	m  map[string]*Pacer
+	mu   sync.Mutex
+	m    map[string]*Pacer
+	apps map[string]*appBudget
 }
 
 // DefaultPacers is the process-wide registry used when Options.Pacers is
@@ -240,16 +320,28 @@ var DefaultPacers = &Pacers{}
 
 // For returns the Pacer of tenantID and clientID, creating it with l and
 // clock on first use (later calls share it and ignore their l and clock).
+// The app budget of clientID is created by the app's first Pacer, with its
+// l's App* limits; every Client of one registry should share one clock.
 func (r *Pacers) For(tenantID, clientID string, l Limits, clock Clock) *Pacer {
-	key := strings.ToLower(tenantID) + "/" + strings.ToLower(clientID)
+	l.setDefaults()
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	appKey := strings.ToLower(clientID)
+	key := strings.ToLower(tenantID) + "/" + appKey
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[string]*Pacer{}
+		r.m, r.apps = map[string]*Pacer{}, map[string]*appBudget{}
 	}
 	p, ok := r.m[key]
 	if !ok {
-		p = NewPacer(l, clock)
+		app, ok := r.apps[appKey]
+		if !ok {
+			app = newAppBudget(l, clock.Now())
+			r.apps[appKey] = app
+		}
+		p = newPacer(l, clock, app)
 		r.m[key] = p
 	}
 	return p

@@ -110,3 +110,81 @@ func TestRequestCost(t *testing.T) {
 		t.Errorf("batch cost %+v", got)
 	}
 }
+
+// maxInWindow returns the most admissions in any window of length w.
+func maxInWindow(at []time.Time, w time.Duration) int {
+	most, j := 0, 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= w {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
+}
+
+// TestPacerAppWide: three tenants served by one app draw from the app's
+// budget across all tenants as well as from their own; another app's
+// tenant does not. Per tenant 100 writes per 60 s, per app 200: the app's
+// budget binds, no 60 s window holds more than 200 writes of the app or
+// 100 of one tenant, and the app's sustained rate is Utilization of its
+// budget.
+func TestPacerAppWide(t *testing.T) {
+	clk := newFakeClock()
+	r := &Pacers{}
+	l := Limits{Writes: 100, WriteWindow: time.Minute, AppWrites: 200, AppWriteWindow: time.Minute}
+	ps := []*Pacer{r.For("t1", "app", l, clk), r.For("t2", "APP", l, clk), r.For("t3", "app", l, clk)}
+	other := r.For("t1", "other-app", l, clk)
+	var all []time.Time
+	per := make([][]time.Time, len(ps))
+	for i, p := range ps {
+		p.Observe(func(ev PaceEvent) {
+			all = append(all, ev.At)
+			per[i] = append(per[i], ev.At)
+		})
+	}
+	ctx := context.Background()
+	start := clk.Now()
+	for k := 0; clk.Now().Sub(start) < 10*time.Minute; k++ {
+		if err := ps[k%len(ps)].Wait(ctx, Cost{RU: 1, Writes: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := maxInWindow(all, time.Minute); n > 200 {
+		t.Fatalf("%d writes of the app within 60 s", n)
+	}
+	for i := range per {
+		if n := maxInWindow(per[i], time.Minute); n > 100 {
+			t.Fatalf("%d writes of tenant %d within 60 s", n, i+1)
+		}
+	}
+	rate := float64(len(all)) / all[len(all)-1].Sub(start).Seconds() / (200.0 / 60)
+	if rate < 0.9 || rate > 1 {
+		t.Errorf("app sustained %.3f of its quota", rate)
+	}
+	// the other app's budget is untouched: it admits its tenant's burst
+	// (2.5 writes) at once
+	before := len(clk.slept())
+	for range 2 {
+		_ = other.Wait(ctx, Cost{RU: 1, Writes: 1})
+	}
+	if len(clk.slept()) != before {
+		t.Errorf("another app's tenant waited for this app's budget")
+	}
+}
+
+// TestPacerAppRequests: a $batch spends its sub-requests of the app's
+// global request budget.
+func TestPacerAppRequests(t *testing.T) {
+	clk := newFakeClock()
+	p := NewPacer(Limits{AppRequests: 1000, AppRequestWindow: 10 * time.Second}, clk)
+	ctx := context.Background()
+	start := clk.Now()
+	for range 50 {
+		_ = p.Wait(ctx, Cost{RU: 20, Requests: 20})
+	}
+	// 1,000 sub-requests at 95 per second after a burst of 25
+	if d := clk.Now().Sub(start); d < 10*time.Second || d > 11*time.Second {
+		t.Errorf("50 batches of 20 took %v, want about 10.3 s", d)
+	}
+}
