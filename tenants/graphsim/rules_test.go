@@ -136,6 +136,25 @@ func TestFilterOperatorTable(t *testing.T) {
 	if _, has := body["@odata.count"]; code != 200 || has {
 		t.Fatalf("$count=true without header: %d %v", code, body)
 	}
+	// In $batch the ConsistencyLevel header must be in the item, not on the
+	// envelope (aad-advanced-queries, note on batch requests).
+	item := `{"requests":[{"id":"1","method":"GET","url":"/users?$count=true&$filter=` +
+		escape("onPremisesExtensionAttributes/extensionAttribute15 eq 'ctsync:a:1'") + `"HDRS}]}`
+	for _, c := range []struct {
+		hdrs  string
+		outer bool
+		want  float64
+	}{{"", true, 400}, {`,"headers":{"ConsistencyLevel":"eventual"}`, false, 200}} {
+		var extra []string
+		if c.outer {
+			extra = advancedHdr
+		}
+		code, _, body := raw(t, s, tok, "POST", "/$batch", strings.Replace(item, "HDRS", c.hdrs, 1), extra...)
+		rs, _ := body["responses"].([]any)
+		if code != 200 || len(rs) != 1 || rs[0].(map[string]any)["status"] != c.want {
+			t.Errorf("batch advanced query (item headers %q): %d %v", c.hdrs, code, body)
+		}
+	}
 	// The $count segment without the header is Graph's documented 400.
 	code, _, body = raw(t, s, tok, "GET", "/users/$count", "")
 	if code != 400 || errCode(body) != codeBadRequest || errMessage(body) != "$count is not currently supported." {
