@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -30,6 +31,8 @@ type CredentialError struct {
 	// 429, temporarily_unavailable, no response); decided once, when the
 	// error is made, because it reads the response body.
 	transient bool
+	// retryAfter is the authority's Retry-After on a transient failure.
+	retryAfter time.Duration
 }
 
 // Transient reports whether the token endpoint failed transiently (5xx,
@@ -90,6 +93,7 @@ func tokenFailureTransient(err error) bool {
 		resp.StatusCode == http.StatusRequestTimeout {
 		return true
 	}
+
 	// Payload reads the body once and leaves it readable again for
 	// AuthenticationFailedError.Error.
 	body, rerr := runtime.Payload(resp)
@@ -218,7 +222,12 @@ type namedCredential struct {
 func (n *namedCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	tok, err := n.inner.GetToken(ctx, o)
 	if err != nil {
-		return tok, &CredentialError{Tenant: n.tenant, Kind: n.kind, Err: err, transient: tokenFailureTransient(err)}
+		ce := &CredentialError{Tenant: n.tenant, Kind: n.kind, Err: err, transient: tokenFailureTransient(err)}
+		var afe *azidentity.AuthenticationFailedError
+		if ce.transient && errors.As(err, &afe) && afe.RawResponse != nil {
+			ce.retryAfter = parseRetryAfter(afe.RawResponse.Header.Get("Retry-After"), time.Now())
+		}
+		return tok, ce
 	}
 	return tok, nil
 }

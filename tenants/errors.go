@@ -248,6 +248,10 @@ func asGraphError(err error, ex *exchange, tenant, op string) *GraphError {
 	default:
 		if ge.Status == 0 {
 			ge.Err = err // no response: a transport or credential failure
+			var ce *CredentialError
+			if errors.As(err, &ce) {
+				ge.RetryAfter = ce.retryAfter // the authority's, when it asked
+			}
 		} else {
 			// A response came but the SDK could not read it (e.g. an HTML
 			// body): keep the SDK's text as the cause, status is what counts.

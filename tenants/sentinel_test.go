@@ -285,3 +285,25 @@ func stubClientCred(t *testing.T, h http.HandlerFunc, cred azcore.TokenCredentia
 	t.Helper()
 	return stubClientWith(t, h, nil, cred)
 }
+
+// TestTokenRetryAfter: the authority's Retry-After on a transient failure
+// is the wait before the next try.
+func TestTokenRetryAfter(t *testing.T) {
+	fail := func() error {
+		return &azidentity.AuthenticationFailedError{RawResponse: &http.Response{
+			StatusCode: 503, Header: http.Header{"Retry-After": {"7"}},
+			Body: io.NopCloser(strings.NewReader(aadsts("temporarily_unavailable", 90033))),
+		}}
+	}
+	cred := &tokenStub{errs: []func() error{fail}}
+	c, clk := stubClientCred(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":"u1"}`))
+	}, cred)
+	if _, err := c.Source().User(context.Background(), "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := clk.slept(); len(s) != 1 || s[0] != 7*time.Second {
+		t.Fatalf("slept %v, want one 7 s wait", s)
+	}
+}
