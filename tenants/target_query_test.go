@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -101,5 +102,30 @@ func TestSimStampedForeignValues(t *testing.T) {
 		if !got[id] {
 			t.Fatalf("missing %s in %v", id, got)
 		}
+	}
+}
+
+// TestDomainsQuery: GET /domains selects id and isVerified, follows
+// nextLink and keeps the verified names, lower-cased.
+func TestDomainsQuery(t *testing.T) {
+	var sel []string
+	c, _ := stubClient(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("page") == "" {
+			sel = append(sel, r.URL.Query().Get("$select"))
+			_, _ = w.Write([]byte(`{"value":[{"id":"contoso.onmicrosoft.com","isVerified":true},
+				{"id":"Contoso.com","isVerified":true},{"id":"claimed.example","isVerified":false},{"id":"odd.example"}],
+				"@odata.nextLink":"https://` + r.Host + `/v1.0/domains?page=2"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"value":[{"id":"sub.contoso.com","isVerified":true}]}`))
+	}, nil)
+	got, err := c.Source().Domains(context.Background())
+	must(t, err)
+	if fmt.Sprint(got) != "[contoso.onmicrosoft.com contoso.com sub.contoso.com]" {
+		t.Errorf("domains %v", got)
+	}
+	if len(sel) != 1 || sel[0] != "id,isVerified" {
+		t.Errorf("$select %v", sel)
 	}
 }
