@@ -93,7 +93,6 @@ func tokenFailureTransient(err error) bool {
 		resp.StatusCode == http.StatusRequestTimeout {
 		return true
 	}
-
 	// Payload reads the body once and leaves it readable again for
 	// AuthenticationFailedError.Error.
 	body, rerr := runtime.Payload(resp)
