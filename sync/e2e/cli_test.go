@@ -20,9 +20,16 @@ import (
 // code and output.
 func (h *harness) ctsync(args ...string) (int, string) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runCtsync(h.t, h.cfgPath, 2*time.Minute, args...)
+}
+
+// runCtsync runs `ctsync ARGS -c cfgPath` as a real process, killed after
+// limit, and returns its exit code and combined output.
+func runCtsync(t testing.TB, cfgPath string, limit time.Duration, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ctsyncBinary(h.t), append(args, "-c", h.cfgPath)...)
+	cmd := exec.CommandContext(ctx, ctsyncBinary(t), append(args, "-c", cfgPath)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -30,7 +37,7 @@ func (h *harness) ctsync(args ...string) (int, string) {
 		return ee.ExitCode(), out.String()
 	}
 	if err != nil {
-		h.t.Fatalf("ctsync %v: %v", args, err)
+		t.Fatalf("ctsync %v: %v", args, err)
 	}
 	return 0, out.String()
 }

@@ -22,7 +22,7 @@ var (
 )
 
 // ctsyncBinary builds cmd/ctsync once for the package's process tests.
-func ctsyncBinary(t *testing.T) string {
+func ctsyncBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ctsync-e2e-bin-")
