@@ -183,7 +183,8 @@ func newTransport(caFile string) (*http.Transport, error) {
 // pacedTransport is the innermost layer before the network: it waits for
 // the tenant's pacer, records the response's status and headers for
 // asGraphError, and turns a 429's Retry-After into a block of the whole
-// tenant at once, before any other goroutine sends its next request.
+// tenant at once (of every tenant of the app, when the throttle scope is
+// the application), before any other goroutine sends its next request.
 type pacedTransport struct {
 	c    *Client
 	next http.RoundTripper
@@ -211,7 +212,11 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusTooManyRequests {
 		now := t.c.clock.Now()
 		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), now); ra > 0 {
-			t.c.pacer.Block(now.Add(min(ra, t.c.cfg.Retry.MaxRetryAfter)))
+			until := now.Add(min(ra, t.c.cfg.Retry.MaxRetryAfter))
+			if appScope(resp.Header.Get("x-ms-throttle-scope")) {
+				t.c.pacer.BlockApp(until)
+			}
+			t.c.pacer.Block(until)
 		}
 	}
 	return resp, nil

@@ -143,8 +143,9 @@ type Pacer struct {
 // appBudget is one app's budgets across all tenants. Its lock is taken
 // inside a Pacer's, never the other way round.
 type appBudget struct {
-	mu      sync.Mutex
-	buckets [3]bucket // RU, writes, requests
+	mu           sync.Mutex
+	buckets      [3]bucket // RU, writes, requests
+	blockedUntil time.Time
 }
 
 func newAppBudget(l Limits, now time.Time) *appBudget {
@@ -192,16 +193,20 @@ func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 		var wait time.Duration
 		if now.Before(p.blockedUntil) {
 			wait = p.blockedUntil.Sub(now)
-		} else if !p.unpaced {
+		}
+		// The app's budget is checked and charged under its lock in the
+		// same step, so that Pacers of other tenants cannot take its room
+		// between the check and the charge.
+		p.app.mu.Lock()
+		if now.Before(p.app.blockedUntil) {
+			wait = max(wait, p.app.blockedUntil.Sub(now))
+		}
+		if wait <= 0 && !p.unpaced {
 			for i := range p.buckets {
 				if w := p.buckets[i].waitFor(need[i], now); w > wait {
 					wait = w
 				}
 			}
-			// The app's budget is checked and charged under its lock in
-			// the same step, so that Pacers of other tenants cannot take
-			// its room between the check and the charge.
-			p.app.mu.Lock()
 			for i := range p.app.buckets {
 				if w := p.app.buckets[i].waitFor(appNeed[i], now); w > wait {
 					wait = w
@@ -212,8 +217,8 @@ func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 					p.app.buckets[i].take(appNeed[i])
 				}
 			}
-			p.app.mu.Unlock()
 		}
+		p.app.mu.Unlock()
 		if wait <= 0 {
 			if !p.unpaced {
 				for i := range p.buckets {
@@ -249,6 +254,34 @@ func (p *Pacer) Block(until time.Time) {
 		p.notify(PaceEvent{Blocked: true, At: p.clock.Now(), Until: until})
 	}
 	p.mu.Unlock()
+}
+
+// BlockApp holds every request of the app back, in every tenant, until
+// until: a 429 whose throttle scope is the application across all tenants
+// (Retry-After applies to the app's budget, which every tenant of the app
+// draws from). Like Block, the app's buckets restart empty.
+func (p *Pacer) BlockApp(until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.app.mu.Lock()
+	defer p.app.mu.Unlock()
+	if until.After(p.app.blockedUntil) {
+		p.app.blockedUntil = until
+		for i := range p.app.buckets {
+			p.app.buckets[i].tokens = 0
+			p.app.buckets[i].last = until
+		}
+		p.notify(PaceEvent{Blocked: true, At: p.clock.Now(), Until: until})
+	}
+}
+
+// appScope reports whether an x-ms-throttle-scope names the application
+// across all tenants ("Application/ReadWrite/{app}/{tenant}"), rather than
+// the app in one tenant ("Tenant_Application/...") or the tenant
+// ("Tenant/...").
+func appScope(scope string) bool {
+	kind, _, _ := strings.Cut(scope, "/")
+	return strings.EqualFold(kind, "Application")
 }
 
 func (p *Pacer) notify(ev PaceEvent) {

@@ -3,7 +3,9 @@ package tenants
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -186,5 +188,74 @@ func TestPacerAppRequests(t *testing.T) {
 	// 1,000 sub-requests at 95 per second after a burst of 25
 	if d := clk.Now().Sub(start); d < 10*time.Second || d > 11*time.Second {
 		t.Errorf("50 batches of 20 took %v, want about 10.3 s", d)
+	}
+}
+
+// TestPacerBlockApp: a 429 scoped to the application holds back every
+// tenant of the app (and only that app), even unpaced ones.
+func TestPacerBlockApp(t *testing.T) {
+	clk := newFakeClock()
+	r := &Pacers{}
+	a := r.For("t1", "app", Limits{}, clk)
+	b := r.For("t2", "app", Limits{Unpaced: true}, clk)
+	other := r.For("t1", "other", Limits{}, clk)
+	ctx := context.Background()
+	until := clk.Now().Add(4 * time.Second)
+	a.BlockApp(until)
+	_ = other.Wait(ctx, Cost{RU: 1})
+	if len(clk.slept()) != 0 {
+		t.Fatalf("another app waited: %v", clk.slept())
+	}
+	_ = b.Wait(ctx, Cost{RU: 1})
+	if s := clk.slept(); len(s) != 1 || s[0] != 4*time.Second {
+		t.Fatalf("other tenant of the app slept %v, want 4 s", s)
+	}
+	for scope, want := range map[string]bool{
+		"Application/ReadWrite/app/tenant": true, "application/Write/app/tenant": true,
+		"Tenant_Application/ReadWrite/app/tenant": false, "Tenant/Write/app/tenant": false, "": false,
+	} {
+		if appScope(scope) != want {
+			t.Errorf("appScope(%q) = %v", scope, !want)
+		}
+	}
+}
+
+// TestAppScoped429: a 429 whose x-ms-throttle-scope is the application
+// blocks another tenant's Client of the same app for its Retry-After.
+func TestAppScoped429(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "6")
+			w.Header().Set("x-ms-throttle-scope", "Application/ReadWrite/app/t1")
+			w.WriteHeader(429)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"u1"}`))
+	}))
+	t.Cleanup(srv.Close)
+	clk := newFakeClock()
+	pacers := &Pacers{}
+	client := func(name, tenantID string) *Client {
+		c, err := New(Config{Name: name, TenantID: tenantID, ClientID: "app", Credential: CredClientSecret,
+			SecretEnv: "UNUSED", GraphBaseURL: srv.URL + "/v1.0", Retry: RetryPolicy{MaxAttempts: 1}},
+			Options{Clock: clk, Pacers: pacers, Transport: srv.Client().Transport, Credential: staticToken{}})
+		must(t, err)
+		return c
+	}
+	a, b := client("first", "t1"), client("second", "t2")
+	if _, err := a.Source().User(context.Background(), "u1", nil); !IsThrottled(err) {
+		t.Fatalf("first call: %v", err)
+	}
+	if _, err := b.Source().User(context.Background(), "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	var waited time.Duration
+	for _, d := range clk.slept() {
+		waited += d
+	}
+	if waited < 6*time.Second {
+		t.Fatalf("the app's other tenant waited %v, want the 6 s Retry-After", waited)
 	}
 }
