@@ -12,8 +12,9 @@
 // OData escaping, the error shapes of Graph and of the SDK (one GraphError
 // type, classified once, by status and Graph code, never by message text),
 // retries (Retry-After first, then capped exponential backoff with jitter),
-// and per-tenant pacing that keeps every pair writing into one tenant under
-// that tenant's documented throttling budget.
+// and pacing that keeps every pair writing into one tenant under that
+// tenant's documented throttling budget, and every tenant served by one app
+// registration under the app's budget across all tenants.
 package tenants
 
 import (
