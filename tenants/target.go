@@ -258,10 +258,16 @@ func (t *Target) Restore(ctx context.Context, id string) error {
 // IsNotFound, which callers take as done.
 func (t *Target) HardDelete(ctx context.Context, id string) error {
 	c := t.c
-	if err := t.SoftDelete(ctx, id); err != nil && !IsNotFound(err) {
+	o := callOpts{goneIsDone: true}
+	switch err := t.SoftDelete(ctx, id); {
+	case err == nil:
+		// Just moved into deleted items: a replica may not show it there
+		// yet, so a 404 is retried for the replication window.
+		o.notFoundUntil = c.clock.Now().Add(c.cfg.Retry.Replication)
+	case !IsNotFound(err):
 		return err
 	}
-	err := c.call(ctx, "DELETE /directory/deletedItems/{id}", callOpts{goneIsDone: true}, func(ctx context.Context) error {
+	err := c.call(ctx, "DELETE /directory/deletedItems/{id}", o, func(ctx context.Context) error {
 		return t.deletedItem(id).Delete(ctx, nil)
 	})
 	if err == nil {

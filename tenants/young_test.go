@@ -138,3 +138,36 @@ func TestSimReplicaMisses(t *testing.T) {
 	st := s.Stats().Tenant("fabrikam")
 	t.Logf("%d requests, routes %v", st.Requests, st.Routes)
 }
+
+// TestHardDeleteAfterSoftDelete: the purge right after this call's soft
+// delete retries a 404 (deleted items not replicated yet); a user already
+// gone from both answers 404 at once.
+func TestHardDeleteAfterSoftDelete(t *testing.T) {
+	var purges atomic.Int32
+	c, _ := stubClient(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/deletedItems/") {
+			if purges.Add(1) <= 2 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(404)
+				_, _ = w.Write([]byte(odataBody("Request_ResourceNotFound")))
+				return
+			}
+		}
+		w.WriteHeader(204)
+	}, nil)
+	must(t, c.Target().HardDelete(context.Background(), "u1"))
+	if purges.Load() != 3 {
+		t.Fatalf("%d purge requests, want 3", purges.Load())
+	}
+
+	var n atomic.Int32
+	c, _ = stubClient(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte(odataBody("Request_ResourceNotFound")))
+	}, nil)
+	if err := c.Target().HardDelete(context.Background(), "gone"); !IsNotFound(err) || n.Load() != 2 {
+		t.Fatalf("purged user: %v after %d requests", err, n.Load())
+	}
+}
