@@ -43,20 +43,21 @@ type indexRef struct {
 	until time.Time
 }
 
-// indexLag is the current IndexLag (0 when off).
-func (t *Tenant) indexLag() time.Duration { return t.s.currentRealism().IndexLag }
-
 // indexBefore records u's state just before a write; the caller holds t.mu
 // for writing.
 func (t *Tenant) indexBefore(u *user) {
-	t.indexRecord(u.id, u.snapshot())
+	lag := t.s.currentRealism().IndexLag
+	var snap *user
+	if lag > 0 { // no copies while the index is off
+		snap = u.snapshot()
+	}
+	t.indexRecord(u.id, snap, lag)
 }
 
 // indexCreated records that the user id did not exist before now.
-func (t *Tenant) indexCreated(id string) { t.indexRecord(id, nil) }
+func (t *Tenant) indexCreated(id string) { t.indexRecord(id, nil, t.s.currentRealism().IndexLag) }
 
-func (t *Tenant) indexRecord(id string, snap *user) {
-	lag := t.indexLag()
+func (t *Tenant) indexRecord(id string, snap *user, lag time.Duration) {
 	x := &t.idx
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -97,9 +98,10 @@ func (x *searchIndex) prune(cutoff time.Time) {
 	}
 }
 
-// settleIndexes lets every tenant's index catch up at once (the seeded
-// directory is old news to it).
-func (s *Server) settleIndexes() {
+// SettleIndexes lets every tenant's search index catch up with all writes
+// at once, as if IndexLag had passed: Start does it after seeding, and
+// tests on a real clock can do it instead of waiting.
+func (s *Server) SettleIndexes() {
 	for _, t := range s.tenants {
 		t.idx.mu.Lock()
 		t.idx.pending, t.idx.queue = nil, nil

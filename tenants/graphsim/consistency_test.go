@@ -172,6 +172,12 @@ func TestIndexLagPagesAcrossPendingUsers(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("paged lagged list\n got %v\nwant %v", got, want)
 	}
+	// SettleIndexes: the index catches up at once.
+	s.SettleIndexes()
+	got = listIDs(t, s, tok, "/users?$top=999&$filter="+escape("accountEnabled eq true"))
+	if len(got) != 5 || contains(got, old[0].ID) || contains(got, old[1].ID) {
+		t.Fatalf("after SettleIndexes: %v", got)
+	}
 }
 
 func contains(ids []string, id string) bool {

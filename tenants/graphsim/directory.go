@@ -14,7 +14,9 @@ import (
 // items, groups), its app registrations and its change log for delta.
 //
 // The exported methods inspect and mutate the directory in-process; they
-// bypass HTTP, realism and permissions and are not counted in Stats.
+// bypass HTTP, realism and permissions and are not counted in Stats. Their
+// writes still reach the search index only after Realism.IndexLag, like
+// any write (an admin's change in the portal is not indexed sooner).
 type Tenant struct {
 	s      *Server
 	name   string

@@ -174,7 +174,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	// The seeded directory existed long before: the index has caught up.
-	s.settleIndexes()
+	s.SettleIndexes()
 	s.hs = &http.Server{
 		Handler:           s,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{ca.tlsCert}, MinVersion: tls.VersionTLS12},
