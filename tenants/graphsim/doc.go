@@ -7,9 +7,13 @@
 // guests, groups, deleted items, app registrations with permission sets) and
 // the Graph endpoints over it (users with paging, $select, $filter and
 // $count, delta query, invitations, deleted items, group members, $batch).
-// Realism switches add Graph's documented throttling, latency, faults and
-// replication lag, so the same code is exact in tests and real in
-// benchmarks.
+// Realism switches add Graph's documented throttling (per app and tenant,
+// and per app across all tenants), latency, faults, token-endpoint
+// failures and eventual consistency (replication lag, replica misses after
+// an earlier success, a search index that trails writes), so the same code
+// is exact in tests, real in benchmarks and hostile when asked
+// (ProfileHostile). docs/graph-behaviour.md lists each behaviour with its
+// Microsoft documentation.
 //
 // The real msgraph-sdk-go and azidentity clients talk to it unchanged: point
 // azidentity's authority host at AuthorityURL, trust CAFile, and set the

@@ -44,7 +44,8 @@ type Realism struct {
 	// request, so a 404 can follow an earlier success. Sources:
 	// msgraph-sdk-go#221 and microsoft-graph-docs#15839.
 	ReplicaMissRate float64
-	// ThrottleFactor scales every throttling limit (0 means 1): below 1, a
+	// ThrottleFactor scales every throttling limit, the documented ones and
+	// those set in Limits, when Throttling is on (0 means 1): below 1, a
 	// client pacing exactly at the documented quota still sees 429s, as
 	// "Microsoft Graph service-specific throttling limits" warns it can
 	// ("429 ... even when the following limits are not reached").
