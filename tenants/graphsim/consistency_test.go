@@ -275,10 +275,26 @@ func TestReplicaMissEverywhere(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := raw(t, s, tok, tc.method, tc.path, tc.body)
-			if code != http.StatusNotFound || body["error"].(map[string]any)["code"] != "Request_ResourceNotFound" {
+			ec, _ := body["error"].(map[string]any)["code"].(string)
+			if tc.method == "PATCH" && ec == "Directory_ObjectNotFound" {
+				ec = "Request_ResourceNotFound" // the other code a PATCH miss has
+			}
+			if code != http.StatusNotFound || ec != "Request_ResourceNotFound" {
 				t.Fatalf("%s %s: %d %v, want 404 Request_ResourceNotFound", tc.method, tc.path, code, body)
 			}
 		})
+	}
+	// A PATCH miss also comes as Directory_ObjectNotFound, still a 404.
+	codes := map[string]int{}
+	for i := 0; i < 20; i++ {
+		status, _, body := raw(t, s, tok, "PATCH", "/users/"+young, `{"jobTitle":"x"}`)
+		if status != http.StatusNotFound {
+			t.Fatalf("PATCH miss: %d", status)
+		}
+		codes[body["error"].(map[string]any)["code"].(string)]++
+	}
+	if codes["Directory_ObjectNotFound"] == 0 || codes["Request_ResourceNotFound"] == 0 {
+		t.Fatalf("PATCH miss codes %v", codes)
 	}
 
 	t.Run("batch item", func(t *testing.T) {

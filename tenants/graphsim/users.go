@@ -174,8 +174,11 @@ func countUsers(c *call) response {
 // and replica misses.
 func (c *call) target() (*user, *apiError) {
 	u := c.t.lookup(c.params[0])
-	if u == nil || c.unreplicated(u) {
+	if u == nil {
 		return nil, notFound(c.params[0])
+	}
+	if c.unreplicated(u) {
+		return nil, c.replicaMissError(c.params[0])
 	}
 	return u, nil
 }
