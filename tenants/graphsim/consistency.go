@@ -93,8 +93,13 @@ func (x *searchIndex) prune(cutoff time.Time) {
 		}
 		n++
 	}
-	if n > 0 {
-		x.queue = slices.Delete(x.queue, 0, n)
+	switch {
+	case n == len(x.queue):
+		x.queue = nil
+	case n > 0:
+		// Reslicing, not shifting: the next growth of the queue copies only
+		// what is still pending.
+		x.queue = x.queue[n:]
 	}
 }
 

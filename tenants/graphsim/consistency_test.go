@@ -531,3 +531,23 @@ func TestHostileProfile(t *testing.T) {
 		t.Fatalf("after the index lag the filter finds %d of 20", len(got))
 	}
 }
+
+// BenchmarkListUsersFilterLagged lists through the lagging index while 200
+// of 2,000 users have writes the index has not caught up with.
+func BenchmarkListUsersFilterLagged(b *testing.B) {
+	s := startSim(b, Options{Users: 2000, Tenants: []string{"contoso"}, Realism: &Realism{IndexLag: time.Hour}})
+	tn := s.Tenant("contoso")
+	for i, u := range tn.Users() {
+		if i%10 == 0 {
+			if err := tn.UpdateUser(u.ID, map[string]any{"jobTitle": "changed"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	tok := accessToken(b, s, "contoso")
+	benchRequests(b, s, func(int64) *http.Request {
+		req, _ := http.NewRequest("GET", s.GraphURL()+"/users?$top=100&$filter="+escape("accountEnabled eq true"), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
+	})
+}
