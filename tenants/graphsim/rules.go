@@ -195,26 +195,65 @@ func (t *Tenant) tenantDomains() []obj {
 	return out
 }
 
+// domainSelect applies $select to rendered domains: only the named
+// properties (any case), in the resource's order; an unknown name is a 400
+// as on users.
+func (c *call) domainSelect(ds []obj) ([]obj, *apiError) {
+	if e := c.queryOptions("$select"); e != nil {
+		return nil, e
+	}
+	raw := strings.TrimSpace(c.query.Get("$select"))
+	if raw == "" {
+		return ds, nil
+	}
+	want := map[string]bool{}
+	for _, f := range strings.Split(raw, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		if !slices.ContainsFunc(ds[0], func(m kv) bool { return strings.ToLower(m.k) == f }) {
+			return nil, badRequest("Parsing OData Select and Expand failed: Could not find a property named '" + f + "' on type 'microsoft.graph.domain'.")
+		}
+		want[f] = true
+	}
+	out := make([]obj, len(ds))
+	for i, d := range ds {
+		for _, m := range d {
+			if want[strings.ToLower(m.k)] {
+				out[i] = append(out[i], m)
+			}
+		}
+	}
+	return out, nil
+}
+
 // listDomains is GET /domains (https://learn.microsoft.com/graph/api/domain-list).
 func listDomains(c *call) response {
-	if e := c.queryOptions("$select"); e != nil {
-		return c.fail(e)
-	}
 	c.t.mu.RLock()
 	defer c.t.mu.RUnlock()
+	ds, e := c.domainSelect(c.t.tenantDomains())
+	if e != nil {
+		return c.fail(e)
+	}
 	return jsonResponse(http.StatusOK, obj{
 		{"@odata.context", c.contextURL("domains")},
-		{"value", c.t.tenantDomains()},
+		{"value", ds},
 	})
 }
 
-// getDomain is GET /domains/{id}; the id is the domain name.
+// getDomain is GET /domains/{id} (https://learn.microsoft.com/graph/api/domain-get);
+// the id is the domain name.
 func getDomain(c *call) response {
 	c.t.mu.RLock()
 	defer c.t.mu.RUnlock()
 	for _, d := range c.t.tenantDomains() {
 		if strings.EqualFold(d[2].v.(string), c.params[0]) {
-			return jsonResponse(http.StatusOK, append(obj{{"@odata.context", c.contextURL("domains/$entity")}}, d...))
+			ds, e := c.domainSelect([]obj{d})
+			if e != nil {
+				return c.fail(e)
+			}
+			return jsonResponse(http.StatusOK, append(obj{{"@odata.context", c.contextURL("domains/$entity")}}, ds[0]...))
 		}
 	}
 	return c.fail(notFound(c.params[0]))

@@ -492,6 +492,13 @@ func TestDomains(t *testing.T) {
 	if code, _, _ := raw(t, s, tok, "GET", "/domains/contoso.example", ""); code != 200 {
 		t.Fatalf("GET /domains/{id}: %d", code)
 	}
+	code, _, body = raw(t, s, tok, "GET", "/domains?$select=id,isVerified", "")
+	if v, _ := body["value"].([]any); code != 200 || len(v) != 3 || len(v[0].(map[string]any)) != 2 {
+		t.Fatalf("$select on domains: %d %v", code, body)
+	}
+	if code, _, _ := raw(t, s, tok, "GET", "/domains?$select=nosuch", ""); code != 400 {
+		t.Fatalf("unknown $select on domains: %d", code)
+	}
 	if code, _, _ := raw(t, s, tok, "GET", "/domains/nope.example", ""); code != 404 {
 		t.Fatalf("GET unknown domain: %d", code)
 	}
