@@ -417,22 +417,3 @@ func deref(p *string) string {
 func IsFatal(err error) bool {
 	return fatalCredential(err) || IsUnauthorized(err)
 }
-
-// Errors classifies Graph errors for callers that take the classification
-// as a value (sync/worker's Errors port).
-type Errors struct{}
-
-// IsNotFound reports whether err is a Graph 404.
-func (Errors) IsNotFound(err error) bool { return IsNotFound(err) }
-
-// IsSyncStateExpired reports whether a delta link is no longer valid.
-func (Errors) IsSyncStateExpired(err error) bool { return IsSyncStateExpired(err) }
-
-// IsFatal reports whether err stops the whole pair.
-func (Errors) IsFatal(err error) bool { return IsFatal(err) }
-
-// IsThrottled reports whether err is a Graph 429.
-func (Errors) IsThrottled(err error) bool { return IsThrottled(err) }
-
-// IsTransient reports whether err is worth retrying later.
-func (Errors) IsTransient(err error) bool { return IsTransient(err) }

@@ -9,7 +9,7 @@ import (
 )
 
 // Limits is the throttling budget of ctsync's app in one tenant, as
-// documented for identity and access (GRAPH.md). Zero fields take the
+// documented for identity and access (docs/graph-behaviour.md). Zero fields take the
 // defaults in DefaultLimits.
 type Limits struct {
 	// ResourceUnits per ResourceWindow. Default 3,500 per 10 s (Graph's
