@@ -109,7 +109,7 @@ func getDeleted(c *call) response {
 func restoreDeleted(c *call) response {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.deletedTarget()
+	u, e := c.deletedPrivTarget()
 	if e != nil {
 		return c.fail(e)
 	}
@@ -120,6 +120,9 @@ func restoreDeleted(c *call) response {
 			return c.fail(e)
 		}
 	}
+	if e := c.t.addressConflict(heldAddresses(u), u); e != nil {
+		return c.fail(e)
+	}
 	c.t.restore(u)
 	out := append(obj{{"@odata.context", c.contextURL("directoryObjects/$entity")}}, c.t.renderUser(u, &selection{props: defaultSelect}, true)...)
 	return jsonResponse(http.StatusOK, out)
@@ -128,7 +131,7 @@ func restoreDeleted(c *call) response {
 func purgeDeleted(c *call) response {
 	c.t.mu.Lock()
 	defer c.t.mu.Unlock()
-	u, e := c.deletedTarget()
+	u, e := c.deletedPrivTarget()
 	if e != nil {
 		return c.fail(e)
 	}

@@ -271,3 +271,42 @@ func (c *call) writeTarget() (*user, *apiError) {
 	}
 	return u, nil
 }
+
+// deletedPrivTarget is deletedTarget for restore and permanent delete: a
+// deleted user who held an admin role needs the privileged role too. "In
+// app-only scenarios, the User.ReadWrite.All application permission isn't
+// enough privilege to restore deleted users with administrator roles"
+// (Restore deleted item, https://learn.microsoft.com/graph/api/directory-deleteditems-restore);
+// the simulator holds permanent delete to the same rule.
+func (c *call) deletedPrivTarget() (*user, *apiError) {
+	u, e := c.deletedTarget()
+	if e != nil {
+		return nil, e
+	}
+	if e := c.guardPrivileged(u); e != nil {
+		return nil, e
+	}
+	return u, nil
+}
+
+// heldAddresses lists the SMTP addresses a user holds: mail, otherMails
+// and the smtp proxyAddresses. Restoring a user whose addresses another
+// live object took meanwhile fails with the proxyAddresses conflict: the
+// MSOnline Restore-MsolUser needed -AutoReconcileProxyConflicts to drop
+// them, and Graph v1.0's restore has no such option.
+func heldAddresses(u *user) []string {
+	var out []string
+	if s, _ := u.props["mail"].(string); s != "" {
+		out = append(out, s)
+	}
+	if l, _ := u.props["otherMails"].([]string); len(l) > 0 {
+		out = append(out, l...)
+	}
+	l, _ := u.props["proxyAddresses"].([]string)
+	for _, s := range l {
+		if p, addr, ok := strings.Cut(s, ":"); ok && strings.EqualFold(p, "smtp") {
+			out = append(out, addr)
+		}
+	}
+	return out
+}

@@ -325,6 +325,14 @@ func TestAdminRoleHolders(t *testing.T) {
 			t.Errorf("%s %s with %s: %d (%v)", w.method, w.path, RolePrivilegedAuthAdmin, code, body)
 		}
 	}
+	// The admin is now soft-deleted: restoring it needs the role too.
+	restore := "/directory/deletedItems/" + admin + "/restore"
+	if code, _, body := raw(t, s, def, "POST", restore, ""); code != 403 || errCode(body) != codeDenied {
+		t.Fatalf("restore of a deleted admin by the default app: %d %v", code, body)
+	}
+	if code, _, body := raw(t, s, appToken(t, s, "contoso", PermDeleteRestore, RolePrivilegedAuthAdmin), "POST", restore, ""); code != 200 {
+		t.Fatalf("restore of a deleted admin with the role: %d %v", code, body)
+	}
 }
 
 func TestDeletedItemsNeedDeleteRestore(t *testing.T) {
@@ -356,6 +364,18 @@ func TestDeletedItemsNeedDeleteRestore(t *testing.T) {
 		if code == 403 && errCode(body) != codeDenied {
 			t.Errorf("403 code %v", body)
 		}
+	}
+	// Restoring a user whose mail another live user took meanwhile fails
+	// with the proxyAddresses conflict.
+	gone, _ := ten.AddUser(map[string]any{"displayName": "Gone Gail", "mail": "gail@partner.example"})
+	_ = ten.SoftDelete(gone)
+	taker, _ := ten.AddUser(map[string]any{"displayName": "Taker Tom"})
+	if code, _, body := raw(t, s, def, "PATCH", "/users/"+taker, `{"mail":"gail@partner.example"}`); code != 204 {
+		t.Fatalf("taking a deleted user's mail: %d %v", code, body)
+	}
+	code, _, body := raw(t, s, def, "POST", "/directory/deletedItems/"+gone+"/restore", "")
+	if code != 400 || !strings.Contains(errMessage(body), "proxyAddresses") {
+		t.Fatalf("restore over a taken mail: %d %v", code, body)
 	}
 	if !slices.Contains(DefaultPermissions, PermDeleteRestore) || !slices.Contains(DefaultPermissions, "Domain.Read.All") {
 		t.Fatalf("DefaultPermissions %v", DefaultPermissions)

@@ -139,6 +139,12 @@ func (t *Tenant) checkAddressConflict(props map[string]any, self *user) *apiErro
 	if l, ok := props["otherMails"].([]string); ok {
 		addrs = append(addrs, l...)
 	}
+	return t.addressConflict(addrs, self)
+}
+
+// addressConflict is checkAddressConflict for a list of SMTP addresses.
+// The caller holds t.mu.
+func (t *Tenant) addressConflict(addrs []string, self *user) *apiError {
 	if len(addrs) == 0 {
 		return nil
 	}
