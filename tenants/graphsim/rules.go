@@ -17,8 +17,9 @@ import (
 // permission but a directory role assigned to the app's service principal:
 // "Delete a user" (https://learn.microsoft.com/graph/api/user-delete) says
 // User.ReadWrite.All isn't enough to delete users with privileged
-// administrative roles in app-only scenarios, and names Privileged
-// Authentication Administrator as the role that may; updates of such users
+// administrative roles in app-only scenarios: the app needs a higher
+// privileged administrator role ("Who can perform sensitive actions";
+// Privileged Authentication Administrator covers every admin), and updates of such users
 // fail the same way with 403 Authorization_RequestDenied (Microsoft Q&A
 // 1611025, "Update-MgUser on privileged accounts"). The simulator models
 // the role as a permission name that AddApp can grant; ctsync's default app
@@ -57,7 +58,7 @@ type domainRec struct {
 // ("Collaboration restrictions" in Entra): invitations only to the allowed
 // domains, or to any domain but the blocked ones. Entra offers one list or
 // the other, so giving both is an error; giving neither allows every domain.
-// Subdomains are not matched: Entra's allow/deny lists name each domain.
+// Domains match exactly: no subdomain or wildcard matching is modelled.
 func (t *Tenant) SetCollaboration(allowed, blocked []string) error {
 	if len(allowed) > 0 && len(blocked) > 0 {
 		return fmt.Errorf("graphsim: SetCollaboration: an allow list or a deny list, not both")
