@@ -272,5 +272,5 @@ func (t *Tenant) renderDelta(u *user, sel *selection, base uint64, full, minimal
 
 // hiddenFromDelta reports a property users delta never returns nor
 // reports changes of: showInAddressList ("Do not use in Microsoft Graph",
-// user resource type page; GRAPH.md "Consistency, permissions and filters").
+// user resource type page; docs/graph-behaviour.md).
 func hiddenFromDelta(p *propDef) bool { return p.name == "showInAddressList" }

@@ -219,8 +219,8 @@ func createUser(c *call) response {
 		props["userType"] = "Member"
 	}
 	u := c.t.newUser(props, c.now, c.s.currentRealism().ReplicationLag)
-	sel := &selection{props: defaultSelect}
 	c.born(u)
+	sel := &selection{props: defaultSelect}
 	out := append(obj{{"@odata.context", c.contextURL("users/$entity")}}, c.t.renderUser(u, sel, false)...)
 	r := jsonResponse(http.StatusCreated, out)
 	r.header.Set("Location", c.s.GraphURL()+"/users/"+u.id)
@@ -320,9 +320,9 @@ func putManager(c *call) response {
 	if e != nil {
 		return c.fail(e)
 	}
-	m := c.t.lookup(refID)
 	// The referenced manager is read from a replica too: a young one can
-	// be missing (GRAPH.md "Replicas", msgraph-sdk-go#221).
+	// be missing (docs/graph-behaviour.md, msgraph-sdk-go#221).
+	m := c.t.lookup(refID)
 	if m == nil || c.unreplicated(m) {
 		return c.fail(notFound(refID))
 	}
