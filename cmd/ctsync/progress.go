@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/internal/app"
+	"github.com/ctsync/ctsync/sync/worker"
 )
 
-// progress shows, on a terminal, one line with how far each pair's apply
-// step is, redrawn at most a few times a second. Off a terminal (CI, cron,
+// progress shows, on a terminal, one line with how far each pair's cycle
+// is (users read, changes applied of planned), redrawn at most a few times
+// a second. Off a terminal (CI, cron,
 // pipes) it stays silent: the reports say it all at the end.
 type progress struct {
 	w     io.Writer
 	mu    sync.Mutex
-	pairs map[string][2]int
+	pairs map[string]worker.Progress
 	last  time.Time
 	shown bool
 }
@@ -33,18 +35,22 @@ func showProgress(a *app.App, w io.Writer) func() {
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return func() {}
 	}
-	p := &progress{w: w, pairs: map[string][2]int{}}
+	p := &progress{w: w, pairs: map[string]worker.Progress{}}
 	for _, pr := range a.Pairs {
 		pr.Progress = p.update
 	}
 	return p.clear
 }
 
-func (p *progress) update(pair string, done, total int) {
+func (p *progress) update(pr worker.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.pairs[pair] = [2]int{done, total}
-	if time.Since(p.last) < 200*time.Millisecond && done != total {
+	if pr.Phase == worker.PhaseDone {
+		delete(p.pairs, pr.Pair)
+	} else {
+		p.pairs[pr.Pair] = pr
+	}
+	if time.Since(p.last) < 200*time.Millisecond {
 		return
 	}
 	p.last = time.Now()
@@ -56,9 +62,16 @@ func (p *progress) update(pair string, done, total int) {
 	parts := make([]string, 0, len(names))
 	for _, n := range names {
 		c := p.pairs[n]
-		parts = append(parts, fmt.Sprintf("%s %d/%d", n, c[0], c[1]))
+		switch c.Phase {
+		case worker.PhaseRead:
+			parts = append(parts, fmt.Sprintf("%s reading %d", n, c.Read))
+		case worker.PhasePlan, worker.PhaseApply:
+			parts = append(parts, fmt.Sprintf("%s %d/%d", n, c.Applied, c.Planned))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s", n, c.Phase))
+		}
 	}
-	fmt.Fprintf(p.w, "\r\033[Kapplying: %s", strings.Join(parts, "  "))
+	fmt.Fprintf(p.w, "\r\033[K%s", strings.Join(parts, "  "))
 	p.shown = true
 }
 

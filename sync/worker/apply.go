@@ -42,9 +42,7 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 					cancel(err)
 				}
 			})
-			if c.p.Progress != nil {
-				c.p.Progress(c.p.PairName, int(done.Add(1)), total)
-			}
+			c.progress(PhaseApply, 0, total, int(done.Add(1)))
 		})
 	}
 	wp.Wait()

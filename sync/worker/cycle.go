@@ -34,6 +34,7 @@ type cycle struct {
 	mu      sync.Mutex
 	cycleID string
 	fatal   error
+	prog    Progress
 
 	// domains are the source tenant's verified domains, read once per
 	// cycle on first need (guarded by domainsMu: the read is a Graph call).
@@ -61,6 +62,7 @@ func (c *cycle) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.progress(PhasePlan, len(users), len(pl.Changes), 0)
 	if c.dry {
 		c.dryPlan = pl
 		return nil
@@ -72,10 +74,34 @@ func (c *cycle) run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cycle interrupted: %w", err)
 	}
+	c.progress(PhaseManagers, len(users), len(pl.Changes), len(pl.Changes))
 	if err := c.fixManagers(ctx); err != nil {
 		return err
 	}
 	return c.finish(ctx, link)
+}
+
+// progress reports how far the cycle is; zero counts keep what was said
+// before (the apply tasks know only their own count).
+func (c *cycle) progress(ph Phase, read, planned, applied int) {
+	if c.p.Progress == nil {
+		return
+	}
+	c.mu.Lock()
+	pr := &c.prog
+	pr.Pair, pr.Start, pr.Phase = c.p.PairName, c.rep.Start, ph
+	if read > 0 {
+		pr.Read = read
+	}
+	if planned > 0 {
+		pr.Planned = planned
+	}
+	if applied > pr.Applied {
+		pr.Applied = applied
+	}
+	snap := *pr
+	c.mu.Unlock()
+	c.p.Progress(snap)
 }
 
 // loadStaged reads the actions held for an admin and their decisions.
@@ -113,7 +139,11 @@ func (c *cycle) read(ctx context.Context) (users []directory.User, link string, 
 		p.log().Info("the pair's scope or mappings changed; reading the source in full", "pair", p.PairName)
 		old = ""
 	}
-	collect := func(page []directory.User) error { users = append(users, page...); return nil }
+	collect := func(page []directory.User) error {
+		users = append(users, page...)
+		c.progress(PhaseRead, len(users), 0, 0)
+		return nil
+	}
 	link, err = p.Source.Delta(ctx, old, props, collect)
 	if err != nil && old != "" && errors.Is(err, directory.ErrSyncStateExpired) {
 		// The delta token expired (about 7 days unused): read everything

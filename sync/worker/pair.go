@@ -36,9 +36,11 @@ type Pair struct {
 	Retry Backoff
 	Clock Clock
 	Log   *slog.Logger
-	// Progress, when set, hears how far the apply step of a cycle is:
-	// done of total changes. Interactive commands show it.
-	Progress func(pair string, done, total int)
+	// Progress, when set, hears how far a running cycle is: after each
+	// page read, once planned, after each change applied, and at the end
+	// (PhaseDone). It is called from concurrent apply tasks: it must be
+	// safe for concurrent use and quick.
+	Progress func(Progress)
 }
 
 // Name returns the pair's name.
@@ -90,6 +92,7 @@ func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 	}()
 
 	c := &cycle{p: p, lease: lease, rep: &rep}
+	defer c.progress(PhaseDone, 0, 0, 0)
 	if err := c.run(ctx); err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, guestmap.ErrLeaseLost) {
 			err = fmt.Errorf("%w (lease lost: %v)", err, cause)

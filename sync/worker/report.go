@@ -48,3 +48,30 @@ func (r *Report) count(kind string, n int) {
 	}
 	r.Counts[kind] += n
 }
+
+// Phase is the step a running cycle is in.
+type Phase string
+
+// Phases of a cycle, in order.
+const (
+	PhaseRead     Phase = "read"
+	PhasePlan     Phase = "plan"
+	PhaseApply    Phase = "apply"
+	PhaseManagers Phase = "managers"
+	PhaseDone     Phase = "done"
+)
+
+// Progress is how far a running cycle of one pair has come: what
+// operators watch during a long first sync (metrics, log lines, the status
+// page, a terminal's progress line).
+type Progress struct {
+	Pair  string
+	Start time.Time
+	Phase Phase
+	// Read is the number of source users read so far.
+	Read int
+	// Planned is the number of changes planned (known once planned).
+	Planned int
+	// Applied is the number of planned changes applied or parked so far.
+	Applied int
+}
