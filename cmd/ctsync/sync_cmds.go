@@ -91,6 +91,8 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	r := a.Runner()
 	m := newMetrics()
 	r.OnReport = m.observe
+	hub := newProgressHub(a)
+	_ = hub // watched by the metrics, the log and the status page
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
