@@ -52,6 +52,39 @@ func (e *CredentialError) Error() string {
 	return fmt.Sprintf("tenant %q: %s credential: %v", e.Tenant, e.Kind, e.Err)
 }
 
+// Summary is the error in one short line for logs at info. azidentity's
+// errors are multi-line dumps of the authority's response; Summary keeps
+// its status, OAuth error and the first line of the description (the
+// AADSTS code and text), or else the cause's first line.
+func (e *CredentialError) Summary() string {
+	return fmt.Sprintf("tenant %q: %s credential: %s", e.Tenant, e.Kind, credentialCause(e.Err))
+}
+
+// credentialCause condenses a credential's failure to one line.
+func credentialCause(err error) string {
+	if err == nil {
+		return "failed"
+	}
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) && afe.RawResponse != nil {
+		var oe struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if body, rerr := runtime.Payload(afe.RawResponse); rerr == nil && json.Unmarshal(body, &oe) == nil && oe.Error != "" {
+			s := fmt.Sprintf("%d %s", afe.RawResponse.StatusCode, oe.Error)
+			// The description ends with trace and correlation IDs that
+			// only support needs: they stay in the full error (debug).
+			d, _, _ := strings.Cut(oe.Description, " Trace ID:")
+			if d = firstLine(strings.ReplaceAll(d, "\r", "\n")); d != "" {
+				s += ": " + d
+			}
+			return s
+		}
+	}
+	return firstLine(err.Error())
+}
+
 // Unwrap returns the cause.
 func (e *CredentialError) Unwrap() error { return e.Err }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ctsync/ctsync/internal/directory"
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -85,6 +86,65 @@ func (e *GraphError) Error() string {
 		b.WriteString(" [request-id " + e.RequestID + "]")
 	}
 	return b.String()
+}
+
+// Summary is the error in one short line for logs at info: tenant,
+// operation, status, Graph's code and the first line of its message, or
+// the cause's own summary when Graph gave no answer (a credential's
+// multi-line dump from Azure is condensed by CredentialError.Summary). The
+// request ID and the details are left to Error, logged at debug.
+func (e *GraphError) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tenant %q: %s: ", e.Tenant, e.Op)
+	switch {
+	case e.Status != 0:
+		b.WriteString(strconv.Itoa(e.Status))
+		if e.Code != "" {
+			b.WriteString(" " + e.Code)
+		}
+		if m := firstLine(e.Message); m != "" {
+			b.WriteString(": " + m)
+		}
+	case e.Err != nil:
+		var ce *CredentialError
+		if errors.As(e.Err, &ce) {
+			b.WriteString(ce.Summary())
+		} else {
+			b.WriteString(firstLine(e.Err.Error()))
+		}
+	default:
+		b.WriteString("failed")
+	}
+	return b.String()
+}
+
+// summaryMax bounds a summary's message, in bytes.
+const summaryMax = 300
+
+// firstLine is the first non-blank line of s, trimmed and cut at
+// summaryMax bytes (on a rune boundary), "…" marking what was cut.
+func firstLine(s string) string {
+	cut := false
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if l != strings.TrimSpace(s) {
+				cut = true
+			}
+			s = l
+			break
+		}
+	}
+	if len(s) > summaryMax {
+		n := summaryMax
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s, cut = s[:n], true
+	}
+	if cut {
+		s += " …"
+	}
+	return s
 }
 
 // Unwrap returns the cause when Graph gave no answer, so that
