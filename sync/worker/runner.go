@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sourcegraph/conc"
@@ -51,10 +52,30 @@ type Runner struct {
 	Log          *slog.Logger
 	// OnReport, when set, receives every cycle's report (metrics, tests).
 	OnReport func(Report)
+	// SyncNowWindow coalesces sync-now requests: a request is answered by
+	// the pair's cycle that started less than this long before it (running
+	// or done), so a burst of requests causes at most one extra cycle per
+	// pair. Default 10s.
+	SyncNowWindow time.Duration
+	// StillQuarantined, when set, tells whether a pair whose last cycle
+	// reported quarantine is quarantined still (an admin may have lifted
+	// it). Sync-now requests never cycle a quarantined pair early: a pair
+	// in quarantine fails most of its writes, and hammering the target is
+	// what quarantine is there to stop. When nil, a pair whose last cycle
+	// was quarantined ignores requests until its next cycle.
+	StillQuarantined func(ctx context.Context, pair string) bool
 
 	once    sync.Once
 	trigger chan struct{}
+	// requested is the clock time (UnixNano) of the latest SyncNow.
+	requested atomic.Int64
+	// tick is the wall time (UnixNano) the scheduler last proved alive.
+	tick atomic.Int64
 }
+
+// heartbeat is how often the scheduler goroutine records that it is alive
+// (see LastTick).
+const heartbeat = time.Second
 
 func (r *Runner) init() {
 	r.once.Do(func() {
@@ -74,14 +95,33 @@ func (r *Runner) init() {
 		if r.CycleTimeout <= 0 {
 			r.CycleTimeout = 30 * time.Minute
 		}
+		if r.SyncNowWindow <= 0 {
+			r.SyncNowWindow = 10 * time.Second
+		}
 	})
 }
 
+// LastTick returns when Run's scheduler goroutine last proved alive (zero
+// before Run starts and after it returns). It ticks every second whatever
+// the pairs do, so a stale tick means the process loop is stuck: /livez.
+func (r *Runner) LastTick() time.Time {
+	n := r.tick.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 // SyncNow asks every pair to start its next cycle now instead of waiting for
-// its interval (SIGHUP, POST /sync). Pairs in a cycle start another when it
-// ends. Safe to call from any goroutine, any number of times.
+// its interval (SIGHUP, POST /sync). Requests coalesce: a pair whose cycle
+// started less than SyncNowWindow before the request (running or done) is
+// not cycled again for it; a pair whose longer cycle is still running
+// starts another when it ends; a quarantined pair waits for its
+// quarantine interval (see StillQuarantined). Safe to call from any
+// goroutine, any number of times.
 func (r *Runner) SyncNow() {
 	r.init()
+	r.requested.Store(r.Clock.Now().UnixNano())
 	select {
 	case r.trigger <- struct{}{}:
 	default: // a trigger is already pending
@@ -100,10 +140,19 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 	var wg conc.WaitGroup
 	wg.Go(func() {
+		// The heartbeat runs on the wall clock, not r.Clock: liveness is
+		// about the real process, and a test's fake clock must not see an
+		// extra waiter.
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		r.tick.Store(time.Now().UnixNano())
+		defer r.tick.Store(0)
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case now := <-t.C:
+				r.tick.Store(now.UnixNano())
 			case <-r.trigger:
 				for _, t := range triggers {
 					select {
@@ -122,6 +171,7 @@ func (r *Runner) Run(ctx context.Context) {
 
 func (r *Runner) loop(ctx context.Context, p Cycler, trigger <-chan struct{}) {
 	for {
+		start := r.Clock.Now()
 		rep := r.cycle(ctx, p)
 		if ctx.Err() != nil {
 			return
@@ -130,11 +180,34 @@ func (r *Runner) loop(ctx context.Context, p Cycler, trigger <-chan struct{}) {
 		if rep.Quarantined {
 			wait = r.QuarantineInterval
 		}
+		r.wait(ctx, p.Name(), start, rep.Quarantined, r.Clock.After(wait), trigger)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// wait returns when the pair's next cycle is due: its interval passed
+// (timer), or a sync-now request that the cycle started at start does not
+// answer arrived. Requests a quarantined pair must not heed are dropped
+// without restarting the timer.
+func (r *Runner) wait(ctx context.Context, pair string, start time.Time, quarantined bool, timer <-chan time.Time, trigger <-chan struct{}) {
+	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-timer:
+			return
 		case <-trigger:
-		case <-r.Clock.After(wait):
+			asked := time.Unix(0, r.requested.Load())
+			if asked.Sub(start) < r.SyncNowWindow {
+				continue // the last cycle answers it: coalesced
+			}
+			if quarantined && (r.StillQuarantined == nil || r.StillQuarantined(ctx, pair)) {
+				r.Log.Info("sync-now request ignored: the pair is quarantined", "pair", pair)
+				continue
+			}
+			return
 		}
 	}
 }

@@ -103,7 +103,12 @@ func TestRunScheduleTriggerAndShutdown(t *testing.T) {
 	if p.n.Load() != 2 || q.n.Load() != 2 {
 		t.Fatalf("after interval: p=%d q=%d", p.n.Load(), q.n.Load())
 	}
-	r.SyncNow() // no clock movement: the trigger alone starts a cycle
+	// The trigger alone (no interval passing) starts a cycle, once the
+	// last cycle is older than the coalescing window.
+	clock.mu.Lock()
+	clock.now = clock.now.Add(time.Minute)
+	clock.mu.Unlock()
+	r.SyncNow()
 	waitFor(2)
 	if p.n.Load() != 3 || q.n.Load() != 3 {
 		t.Fatalf("after SyncNow: p=%d q=%d", p.n.Load(), q.n.Load())
@@ -116,5 +121,78 @@ func TestRunScheduleTriggerAndShutdown(t *testing.T) {
 	}
 	if reports.Load() != 6 {
 		t.Errorf("reports: %d", reports.Load())
+	}
+}
+
+// TestSyncNowCoalescesBurst: a burst of requests after a pair's cycle
+// causes one extra cycle, not one per request, and a quarantined pair
+// ignores requests until an admin lifts its quarantine.
+func TestSyncNowCoalescesBurst(t *testing.T) {
+	clock := newFakeClock()
+	p := &funcPair{name: "p", fn: func(int32) Report { return Report{} }}
+	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func() {
+		select {
+		case <-clock.waiting:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the pair never went back to waiting")
+		}
+	}
+	waitFor()
+	clock.mu.Lock()
+	clock.now = clock.now.Add(time.Minute)
+	clock.mu.Unlock()
+	for range 1000 {
+		r.SyncNow()
+	}
+	waitFor() // the one extra cycle ran
+	// The interval passes: the next cycle is the scheduled one, third.
+	clock.mu.Lock()
+	clock.now = clock.now.Add(time.Minute)
+	clock.mu.Unlock()
+	clock.fire()
+	waitFor()
+	if n := p.n.Load(); n != 3 {
+		t.Errorf("cycles after a burst of 1,000 requests and one interval: %d, want 3", n)
+	}
+}
+
+func TestSyncNowRespectsQuarantine(t *testing.T) {
+	clock := newFakeClock()
+	p := &funcPair{name: "p", fn: func(int32) Report { return Report{Quarantined: true} }}
+	var lifted atomic.Bool
+	asked := make(chan struct{}, 10)
+	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second,
+		StillQuarantined: func(context.Context, string) bool { asked <- struct{}{}; return !lifted.Load() }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	wait := func(ch <-chan struct{}, what string) {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+	wait(clock.waiting, "the first cycle")
+	clock.mu.Lock()
+	clock.now = clock.now.Add(time.Minute)
+	clock.mu.Unlock()
+	r.SyncNow()
+	wait(asked, "the quarantine check")
+	if n := p.n.Load(); n != 1 {
+		t.Fatalf("a quarantined pair cycled on request: %d cycles", n)
+	}
+	lifted.Store(true) // reset --quarantine
+	r.SyncNow()
+	wait(asked, "the second quarantine check")
+	wait(clock.waiting, "the cycle after the quarantine was lifted")
+	if n := p.n.Load(); n != 2 {
+		t.Errorf("cycles once the quarantine was lifted: %d, want 2", n)
 	}
 }
