@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -37,6 +38,9 @@ type Options struct {
 	// Jitter returns a number in [0,1) for backoff jitter. Default
 	// math/rand.
 	Jitter func() float64
+	// Observer hears every Graph request, retry, 429 and pacer wait
+	// (metrics). Default: none.
+	Observer Observer
 }
 
 // Client is one tenant reached as one app: the request adapter, the
@@ -48,12 +52,19 @@ type Client struct {
 	jitter  func() float64
 	pacer   *Pacer
 	adapter abs.RequestAdapter
+	obs     Observer
+	// basePath is the Graph base URL's path, cut off the paths of the
+	// routes reported to obs.
+	basePath string
 
 	// created remembers objects created a moment ago (by this client, or
 	// as callers told Target.Young), whose requests may still answer 404
 	// until Graph has replicated them everywhere.
 	createdMu sync.Mutex
 	created   map[string]time.Time
+
+	// signedIn is raised by the credential at the first token obtained.
+	signedIn atomic.Bool
 }
 
 // New builds a Client for cfg (defaults applied, then validated). It does
@@ -64,7 +75,11 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, clock: opts.Clock, jitter: opts.Jitter, created: map[string]time.Time{}}
+	c := &Client{cfg: cfg, clock: opts.Clock, jitter: opts.Jitter, created: map[string]time.Time{},
+		obs: opts.Observer, basePath: basePathOf(cfg.GraphBaseURL)}
+	if c.obs == nil {
+		c.obs = nopObserver{}
+	}
 	if c.clock == nil {
 		c.clock = SystemClock{}
 	}
@@ -95,6 +110,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 		// An injected credential's failures are classified like the
 		// built ones': refused is fatal, a flaky authority transient.
 		cred = &namedCredential{inner: cred, tenant: cfg.Name, kind: cfg.Credential}
+	}
+	if nc, ok := cred.(*namedCredential); ok {
+		nc.signedIn = &c.signedIn
 	}
 	// The kiota provider silently sends no token to a host outside its
 	// allowed list (compared by host name): the configured Graph host is
@@ -144,6 +162,12 @@ func New(cfg Config, opts Options) (*Client, error) {
 	c.adapter = adapter
 	return c, nil
 }
+
+// SignedIn reports whether the client's credential has obtained a token
+// at least once since the client was built: a local fact (no call is
+// made), for the daemon's readiness probe. A credential refused from the
+// start (a wrong secret) never signs in.
+func (c *Client) SignedIn() bool { return c.signedIn.Load() }
 
 // Config returns the client's defaulted configuration.
 func (c *Client) Config() Config { return c.cfg }
@@ -196,20 +220,28 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(req.Context())
 		req.Header.Set("client-request-id", ex.requestID)
 	}
+	name := t.c.cfg.Name
+	start := t.c.clock.Now()
 	if err := t.c.pacer.Wait(req.Context(), requestCost(req)); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, err
 	}
+	sent := t.c.clock.Now()
+	t.c.obs.PacerWait(name, sent.Sub(start))
 	resp, err := t.next.RoundTrip(req)
+	route := graphRoute(t.c.basePath, req.URL.Path)
 	if err != nil {
+		t.c.obs.Request(name, req.Method, route, 0, t.c.clock.Now().Sub(sent))
 		return nil, err
 	}
+	t.c.obs.Request(name, req.Method, route, resp.StatusCode, t.c.clock.Now().Sub(sent))
 	if ex != nil {
 		ex.record(resp)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
+		t.c.obs.Throttled(name)
 		now := t.c.clock.Now()
 		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), now); ra > 0 {
 			until := now.Add(min(ra, t.c.cfg.Retry.MaxRetryAfter))

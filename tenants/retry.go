@@ -117,6 +117,9 @@ func (c *Client) call(ctx context.Context, op string, o callOpts, fn func(ctx co
 		if err := c.clock.Sleep(ctx, delay); err != nil {
 			return lastErr
 		}
+		// Counted once the wait is over: a retry cut short by the
+		// context never went out.
+		c.obs.Retry(c.cfg.Name, op)
 	}
 }
 
