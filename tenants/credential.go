@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -249,6 +250,9 @@ func readSecret(cfg *Config) (string, error) {
 type namedCredential struct {
 	inner        azcore.TokenCredential
 	tenant, kind string
+	// signedIn, when set, is raised at the first token obtained (see
+	// Client.SignedIn).
+	signedIn *atomic.Bool
 }
 
 func (n *namedCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -260,6 +264,9 @@ func (n *namedCredential) GetToken(ctx context.Context, o policy.TokenRequestOpt
 			ce.retryAfter = parseRetryAfter(afe.RawResponse.Header.Get("Retry-After"), time.Now())
 		}
 		return tok, ce
+	}
+	if n.signedIn != nil {
+		n.signedIn.Store(true)
 	}
 	return tok, nil
 }
