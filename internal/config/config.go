@@ -58,9 +58,16 @@ type Worker struct {
 	// LeaseTTL is how long a pair's lease lives without being extended.
 	// Default 30s.
 	LeaseTTL Duration `toml:"lease_ttl"`
-	// Listen is the HTTP address for metrics, health and the sync-now
-	// trigger; empty disables it.
+	// Listen is the HTTP address for metrics, health, the status page and
+	// the sync-now trigger; empty disables it. A host left out (":9464")
+	// means 127.0.0.1: every interface is only ever asked for by name
+	// ("0.0.0.0:9464", "[::]:9464").
 	Listen string `toml:"listen"`
+	// ListenTokenFile or ListenTokenEnv hold the bearer token the
+	// listener's mutating endpoints (POST /sync) require; never the token
+	// itself. Without either, those endpoints are refused.
+	ListenTokenFile string `toml:"listen_token_file"`
+	ListenTokenEnv  string `toml:"listen_token_env"`
 	// QuarantineRatio is the share of failing users in a cycle (with at
 	// least QuarantineMinFailures failures) that puts a pair in quarantine.
 	// Default 0.4, as Entra.

@@ -43,7 +43,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		key := k.String()
 		for _, path := range cfg.lines.concrete(key) {
 			if isInlineSecret(k[len(k)-1]) {
-				p.addf(path, "secrets are never written in the config file: reference one with client_secret_file, client_secret_env, certificate_file or password_env")
+				p.addf(path, "secrets are never written in the config file: reference one with client_secret_file, client_secret_env, certificate_file, password_env or listen_token_file")
 			} else {
 				p.addf(path, "unknown key %q", k[len(k)-1])
 			}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -101,6 +102,32 @@ func (c *Config) validateWorker(p *problems) {
 	}
 	if w.QuarantineMinFailures < 1 {
 		p.addf("worker.quarantine_min_failures", "must be at least 1, got %d", w.QuarantineMinFailures)
+	}
+	validateListen(p, w)
+}
+
+// envNameRE is a POSIX environment variable name.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func validateListen(p *problems, w Worker) {
+	if w.Listen != "" {
+		host, port, err := net.SplitHostPort(w.Listen)
+		if err != nil {
+			p.addf("worker.listen", "%q: want host:port or :port (e.g. \"127.0.0.1:9464\")", w.Listen)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.addf("worker.listen", "port %q is not a port number", port)
+		} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+			p.addf("worker.listen", "host %q: give an IP address (or localhost), so what is exposed does not depend on name resolution", host)
+		}
+	}
+	if w.ListenTokenFile != "" && w.ListenTokenEnv != "" {
+		p.addf("worker.listen_token_env", "listen_token_file and listen_token_env are exclusive")
+	}
+	if w.ListenTokenEnv != "" && !envNameRE.MatchString(w.ListenTokenEnv) {
+		p.addf("worker.listen_token_env", "%q is not an environment variable name", w.ListenTokenEnv)
+	}
+	if (w.ListenTokenFile != "" || w.ListenTokenEnv != "") && w.Listen == "" {
+		p.addf("worker.listen_token_file", "a listener token is set but worker.listen is not: nothing would use it")
 	}
 }
 
