@@ -42,11 +42,14 @@ type env struct {
 	stdout, stderr io.Writer
 	// logLevel is the level of the structured log on stderr.
 	logLevel slog.Level
+	// logFormat is the log's format: "text" (the default) or "json".
+	logFormat string
 }
 
-// logger returns the structured logger commands log through (stderr).
+// logger returns the structured logger commands log through (stderr), as
+// --log-format and --log-level say (see logging.go).
 func (e *env) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: e.logLevel}))
+	return newLogger(e.stderr, e.logFormat, e.logLevel)
 }
 
 func (e *env) errorf(format string, args ...any) {
@@ -89,6 +92,7 @@ func runMain(ctx context.Context, e *env, args []string) int {
 func runCommand(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet("ctsync "+c.name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	logFlags(fs, e)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: ctsync %s %s\n\n%s\n\nflags:\n", c.name, c.usage, c.summary)
 		fs.PrintDefaults()

@@ -93,6 +93,7 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	r.OnReport = m.observe
 	hub := newProgressHub(a)
 	_ = hub // watched by the metrics, the log and the status page
+	hub.Subscribe(newProgressLog(a.Log).observe)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
