@@ -15,6 +15,7 @@ import (
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/config"
+	"github.com/ctsync/ctsync/internal/storemetrics"
 	"github.com/ctsync/ctsync/policy"
 	"github.com/ctsync/ctsync/sync/worker"
 	"github.com/ctsync/ctsync/tenants"
@@ -43,6 +44,12 @@ type Options struct {
 	// AdjustTenant amends each tenant's Graph settings (the demo lifts the
 	// pacer for the exact simulator, which never throttles).
 	AdjustTenant func(*tenants.Config)
+	// GraphObserver, when set, hears every tenant's Graph requests,
+	// retries, 429s and pacer waits (the daemon's metrics).
+	GraphObserver tenants.Observer
+	// StoreObserver, when set, hears how long each store operation took
+	// (the daemon's metrics): the store is wrapped by storemetrics.Wrap.
+	StoreObserver storemetrics.Observer
 }
 
 // Wire builds the App from a validated configuration.
@@ -60,6 +67,9 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if opts.StoreObserver != nil {
+		store = storemetrics.Wrap(store, opts.StoreObserver)
+	}
 	onlyPair, log, adjust := opts.OnlyPair, opts.Log, opts.AdjustTenant
 	a := &App{Config: cfg, Store: store, Clients: map[string]*tenants.Client{}, Log: log}
 	for _, t := range cfg.Tenants {
@@ -67,7 +77,7 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		if adjust != nil {
 			adjust(&tc)
 		}
-		c, err := tenants.New(tc, tenants.Options{})
+		c, err := tenants.New(tc, tenants.Options{Observer: opts.GraphObserver})
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("tenant %s: %w", t.Name, err)
