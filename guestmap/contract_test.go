@@ -521,6 +521,31 @@ func testStatus(t *testing.T, open opener) {
 	if !got.Quarantine.On || got.Quarantine.Reason != "deletes above threshold" || !got.Quarantine.Since.Equal(start) {
 		t.Errorf("quarantine %+v", got.Quarantine)
 	}
+	// The history of cycles and the last success ride in the status:
+	// both stores keep them, newest first, capped at HistoryLen.
+	hist := want
+	hist.LastSuccess = start.Add(time.Minute)
+	for i := range HistoryLen + 3 {
+		c := CycleSummary{Start: start.Add(time.Duration(i) * time.Minute), End: start.Add(time.Duration(i)*time.Minute + time.Second),
+			Counts: map[string]int{"create": i}, Parked: i % 2, Full: i == 0}
+		if i == HistoryLen+2 {
+			c.Error = "read source: 401"
+		}
+		hist.AddCycle(c)
+	}
+	mustApply(t, s, l, Batch{Status: &hist})
+	got, err = s.Status(ctx, pairAB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.History) != HistoryLen || !got.LastSuccess.Equal(hist.LastSuccess) {
+		t.Fatalf("history of %d cycles, last success %v", len(got.History), got.LastSuccess)
+	}
+	newest, oldest := got.History[0], got.History[HistoryLen-1]
+	if newest.Error != "read source: 401" || newest.Counts["create"] != HistoryLen+2 || !newest.End.Equal(start.Add((HistoryLen+2)*time.Minute+time.Second)) ||
+		oldest.Counts["create"] != 3 || oldest.Parked != 1 || oldest.Error != "" {
+		t.Errorf("history newest %+v oldest %+v", newest, oldest)
+	}
 	// A later status write does not lift the quarantine; the admin does.
 	mustApply(t, s, l, Batch{Status: &Status{Cycle: "c10"}})
 	if got, _ := s.Status(ctx, pairAB); !got.Quarantine.On || got.Cycle != "c10" {

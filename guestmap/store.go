@@ -209,11 +209,45 @@ type Status struct {
 	// under; the worker reads the source in full when it changes, so a new
 	// scope or mapping reaches every user, not just the ones that change.
 	PolicyHash uint64 `json:"policyHash,omitempty"`
+	// LastSuccess is when the last cycle that ran to its end finished
+	// (parked users or not): what "no success for N intervals" alerts on.
+	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	// History is the pair's recent cycles, newest first, at most
+	// HistoryLen (see AddCycle). It rides in the status record, so both
+	// stores keep it with no record of its own.
+	History []CycleSummary `json:"history,omitempty"`
 
 	// Quarantine is filled by Store.Status from its own record.
 	Quarantine Quarantine `json:"quarantine,omitzero"`
 	// StagedCount is filled by Store.Status: actions awaiting an admin.
 	StagedCount int `json:"stagedCount,omitempty"`
+}
+
+// HistoryLen is the number of cycles Status.History keeps.
+const HistoryLen = 10
+
+// CycleSummary is one finished cycle of a pair, for `ctsync status`.
+type CycleSummary struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Full is set when the cycle read the source in full.
+	Full bool `json:"full,omitempty"`
+	// Counts per action, as in Status.Counts.
+	Counts map[string]int `json:"counts,omitempty"`
+	// Parked is the number of users the cycle parked.
+	Parked int `json:"parked,omitempty"`
+	// Error is what stopped the cycle; empty when it ran to its end.
+	Error string `json:"error,omitempty"`
+}
+
+// AddCycle puts c first in the history and drops the oldest beyond
+// HistoryLen. It copies the history, so a Status read earlier and this one
+// do not share it.
+func (s *Status) AddCycle(c CycleSummary) {
+	h := make([]CycleSummary, 0, HistoryLen)
+	h = append(h, c)
+	h = append(h, s.History[:min(len(s.History), HistoryLen-1)]...)
+	s.History = h
 }
 
 // Quarantine stops a pair until an admin clears it.

@@ -354,6 +354,8 @@ func (c *cycle) finish(ctx context.Context, link string) error {
 	}
 	st.LastError = ""
 	st.PolicyHash = p.Rules.Fingerprint()
+	st.LastSuccess = st.CycleEnd
+	st.AddCycle(c.summary(st.CycleEnd, nil))
 	b := guestmap.Batch{Status: &st}
 	if link != "" {
 		b.DeltaLink = &link
@@ -398,6 +400,23 @@ func (c *cycle) countParked(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// summary is the cycle as its pair's history keeps it.
+func (c *cycle) summary(end time.Time, err error) guestmap.CycleSummary {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs := guestmap.CycleSummary{Start: c.rep.Start, End: end, Full: c.rep.Full, Parked: c.rep.Failures}
+	if len(c.rep.Counts) > 0 {
+		cs.Counts = make(map[string]int, len(c.rep.Counts))
+		for k, v := range c.rep.Counts {
+			cs.Counts[k] = v
+		}
+	}
+	if err != nil {
+		cs.Error = err.Error()
+	}
+	return cs
+}
+
 // recordFailure notes a cycle that stopped on an error in the status.
 func (c *cycle) recordFailure(err error) {
 	if c.lease == nil {
@@ -406,8 +425,16 @@ func (c *cycle) recordFailure(err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st := c.status
+	if st.Pair == "" {
+		// The cycle stopped before it read the status: read it now, so
+		// the history and last success are kept, not overwritten.
+		if cur, rerr := c.p.Store.Status(ctx, c.p.PairName); rerr == nil {
+			st = cur
+		}
+	}
 	st.Pair = c.p.PairName
 	st.LastError, st.LastErrorAt = err.Error(), c.p.now()
 	st.ConsecutiveFailures++
+	st.AddCycle(c.summary(st.LastErrorAt, err))
 	_ = c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st})
 }
