@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"sync/atomic"
@@ -110,6 +111,11 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			e = guestmap.Entry{SourceID: ch.SourceID, Created: p.now()}
 		}
 		e.GuestID = firstNonEmpty(o.guestID, e.GuestID)
+		if e.GuestUPN == "" {
+			// So that `ctsync status --pair` names the user by mail
+			// (the guest's, once invited) and not only by ID.
+			e.GuestUPN = firstNonEmpty(ch.User.Str(directory.PropMail), ch.User.Str(directory.PropUPN))
+		}
 		e.State = guestmap.StateParked
 		e.Attempts++
 		e.NextRetry = p.now().Add(p.Retry.Delay(e.Attempts))
@@ -175,7 +181,37 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
 		return fmt.Errorf("%w: record %s of %s: %w", errFatal, o.action, ch.SourceID, err)
 	}
+	c.logOutcome(ch, rec, o.err)
 	return nil
+}
+
+// logOutcome logs one user's outcome: a parked user or a conflict as a
+// warning (someone may have to act), anything else at debug. The names
+// come from the directory: the log handler escapes them.
+func (c *cycle) logOutcome(ch plan.Change, rec guestmap.Record, err error) {
+	l := c.p.log()
+	level := slog.LevelDebug
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("pair", c.p.PairName), slog.String("action", rec.Action), slog.String("result", rec.Result),
+		slog.String("src", rec.SourceID)}
+	if rec.GuestID != "" {
+		attrs = append(attrs, slog.String("guest", rec.GuestID))
+	}
+	if u := firstNonEmpty(ch.User.Str(directory.PropUPN), ch.User.Str(directory.PropMail)); u != "" {
+		attrs = append(attrs, slog.String("user", u))
+	}
+	if n := ch.User.Str(directory.PropDisplayName); n != "" {
+		attrs = append(attrs, slog.String("name", n))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.Any("error", err))
+	}
+	l.LogAttrs(context.Background(), level, "user "+rec.Result, attrs...)
 }
 
 // update restores the guest if asked, reads it by ID, checks that it is
