@@ -6,19 +6,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/url"
 	"os"
-	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/directory"
+	"github.com/ctsync/ctsync/internal/textsafe"
 )
 
 func init() {
-	register(&command{name: "status", summary: "show each pair's last cycle, counts, parked users, quarantine, staged deletes and lease holder",
-		usage: "[-c config.toml] [--pair P]", run: runStatus})
+	register(&command{name: "status", summary: "show each pair's recent cycles, last success, counts, parked users, quarantine, staged deletes and lease holder",
+		usage: "[-c config.toml] [--pair P] [--json]", run: runStatus})
 	register(&command{name: "approve", summary: "allow a pair's staged deletes and disables (all, or --user ones)",
 		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 			return runDecide(ctx, e, fs, args, guestmap.Approved)
@@ -40,68 +42,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
-	path := configFlag(fs)
-	pair := fs.String("pair", "", "show only this `pair`")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
-	if a == nil {
-		return code
-	}
-	defer a.Close()
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tLEASE\tCOUNTS\tLAST ERROR")
-	for _, p := range a.Pairs {
-		st, err := a.Store.Status(ctx, p.PairName)
-		if err != nil {
-			e.errorf("status of %s: %v", p.PairName, err)
-			return exitFailures
-		}
-		n, err := a.Store.Count(ctx, p.PairName)
-		if err != nil {
-			e.errorf("count of %s: %v", p.PairName, err)
-			return exitFailures
-		}
-		last := "never"
-		if !st.CycleEnd.IsZero() {
-			last = fmt.Sprintf("%s ago (%s)", time.Since(st.CycleEnd).Round(time.Second), st.CycleEnd.Sub(st.CycleStart).Round(time.Millisecond))
-		}
-		q := "no"
-		if st.Quarantine.On {
-			q = fmt.Sprintf("since %s: %s", st.Quarantine.Since.Format(time.RFC3339), st.Quarantine.Reason)
-		}
-		var counts []string
-		for k, v := range st.Counts {
-			if k != "parked" && v > 0 {
-				counts = append(counts, fmt.Sprintf("%s=%d", k, v))
-			}
-		}
-		sort.Strings(counts)
-		if len(counts) == 0 {
-			counts = []string{"no changes"}
-		}
-		// Who is working on the pair right now: a replica's HOSTNAME:PID
-		// and when its lease runs out unless extended, or "free".
-		holder, until, held, err := a.Store.LeaseHolder(ctx, p.PairName)
-		if err != nil {
-			e.errorf("lease of %s: %v", p.PairName, err)
-			return exitFailures
-		}
-		lease := "free"
-		if held {
-			if holder == "" {
-				holder = "unknown holder"
-			}
-			lease = holder
-			if !until.IsZero() {
-				lease += " until " + until.Local().Format(time.TimeOnly)
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.PairName, last, n, st.Counts["parked"], st.StagedCount, q, lease, strings.Join(counts, " "), st.LastError)
-	}
-	_ = tw.Flush()
-	return exitOK
-}
 
 func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d guestmap.Decision) int {
 	path := configFlag(fs)
@@ -249,42 +189,45 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	since := fs.String("since", "", "only records newer than a `duration` (1h) or an RFC 3339 time")
 	limit := fs.Int("limit", 100, "at most `N` records (the newest)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	var sinceTime time.Time
-	a, code := parseAndOpen(ctx, e, fs, args, path, nil, func() string {
-		if *since == "" {
-			return ""
-		}
-		t, err := parseSince(*since)
-		if err != nil {
-			return "--since: " + err.Error()
-		}
-		sinceTime = t
-		return ""
-	})
-	if a == nil {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	defer a.Close()
+	var sinceTime time.Time
+	if *since != "" {
+		t, err := parseSince(*since)
+		if err != nil {
+			e.errorf("--since: %v", err)
+			return exitUsage
+		}
+		sinceTime = t
+	}
 	q := guestmap.LogQuery{Pair: *pair, SourceID: *user, Limit: *limit, Since: sinceTime}
-	if *action != "" {
-		q.Limit = 0 // filter below, then keep the newest
-	}
-	recs, err := a.Store.Logs(ctx, q)
-	if err != nil {
-		e.errorf("%v", err)
-		return exitFailures
-	}
-	if *action != "" {
-		kept := recs[:0]
-		for _, r := range recs {
-			if r.Action == *action {
-				kept = append(kept, r)
+	var recs []guestmap.Record
+	a, api, code := openOrAsk(ctx, e, *path, "")
+	switch {
+	case a != nil:
+		defer a.Close()
+		var err error
+		if recs, err = queryLogs(ctx, a.Store, q, *action); err != nil {
+			e.errorf("%v", err)
+			return exitFailures
+		}
+	case api != "":
+		v := url.Values{"limit": {strconv.Itoa(*limit)}}
+		for k, s := range map[string]string{"pair": *pair, "user": *user, "action": *action} {
+			if s != "" {
+				v.Set(k, s)
 			}
 		}
-		if len(kept) > *limit {
-			kept = kept[len(kept)-*limit:]
+		if !sinceTime.IsZero() {
+			v.Set("since", sinceTime.UTC().Format(time.RFC3339Nano))
 		}
-		recs = kept
+		if err := apiGet(ctx, api+"/api/v1/logs?"+v.Encode(), &recs); err != nil {
+			e.errorf("ask the running daemon: %v", err)
+			return exitFailures
+		}
+	default:
+		return code
 	}
 	enc := json.NewEncoder(e.stdout)
 	for _, r := range recs {
@@ -292,16 +235,56 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 			_ = enc.Encode(r)
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%s %-22s %-11s %-8s src %s guest %s", r.Time.Format(time.RFC3339), r.Pair, r.Action, r.Result, r.SourceID, r.GuestID)
-		for _, c := range r.Changes {
-			fmt.Fprintf(e.stdout, " %s:%v->%v", c.Prop, c.Old, c.New)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(e.stdout, " (%s)", r.Error)
-		}
-		fmt.Fprintln(e.stdout)
+		writeRecord(e.stdout, r)
 	}
 	return exitOK
+}
+
+// queryLogs reads the records q selects, keeping only action when set
+// (the store filters by pair, user and time; action is filtered here).
+func queryLogs(ctx context.Context, s guestmap.Store, q guestmap.LogQuery, action string) ([]guestmap.Record, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	if action != "" {
+		q.Limit = 0 // filter below, then keep the newest
+	}
+	recs, err := s.Logs(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if action != "" {
+		kept := recs[:0]
+		for _, r := range recs {
+			if r.Action == action {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) > limit {
+			kept = kept[len(kept)-limit:]
+		}
+		recs = kept
+	}
+	return recs, nil
+}
+
+// writeRecord prints one provisioning record on one line. Everything in
+// it that came from a directory (IDs, the values changed, error messages
+// quoting names) is escaped: a displayName with a newline or an ANSI
+// escape can neither forge a line nor drive the terminal.
+func writeRecord(w io.Writer, r guestmap.Record) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-22s %-11s %-8s src %s guest %s", r.Time.Format(time.RFC3339), textsafe.Escape(r.Pair), textsafe.Escape(r.Action),
+		textsafe.Escape(r.Result), textsafe.Escape(r.SourceID), textsafe.Escape(r.GuestID))
+	for _, c := range r.Changes {
+		fmt.Fprintf(&b, " %s:%s->%s", textsafe.Escape(c.Prop), textsafe.Escape(fmt.Sprint(c.Old)), textsafe.Escape(fmt.Sprint(c.New)))
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, " (%s)", textsafe.Escape(r.Error))
+	}
+	b.WriteByte('\n')
+	_, _ = io.WriteString(w, b.String())
 }
 
 func parseSince(s string) (time.Time, error) {
