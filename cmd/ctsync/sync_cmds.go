@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -109,42 +107,22 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 			}
 		}
 	}()
-	if addr := a.Config.Worker.Listen; addr != "" {
-		srv, err := serveHTTP(addr, r, m)
+	if listen := a.Config.Worker.Listen; listen != "" {
+		srv, err := newServer(a, r, hub, http.HandlerFunc(m.serve))
+		if err == nil {
+			err = srv.start(ctx, listen)
+		}
 		if err != nil {
-			e.errorf("listen on %s: %v", addr, err)
+			e.errorf("listen on %s: %v", listen, err)
 			return exitUsage
 		}
-		defer srv.Close()
-		a.Log.Info("serving /metrics, /healthz and POST /sync", "addr", addr)
+		defer srv.shutdown()
+		r.OnReport = chainReports(r.OnReport, srv.recordReport)
 	}
 	a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
 	r.Run(ctx)
 	a.Log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
 	return exitOK
-}
-
-// serveHTTP serves metrics, health and the sync-now trigger.
-func serveHTTP(addr string, r *worker.Runner, m *metrics) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /metrics", m.serve)
-	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, _ *http.Request) {
-		r.SyncNow()
-		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintln(w, "sync started")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.Log.Error("http server stopped", "error", err)
-		}
-	}()
-	return srv, nil
 }
 
 func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {

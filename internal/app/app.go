@@ -128,6 +128,12 @@ func (a *App) Runner() *worker.Runner {
 		QuarantineInterval: a.Config.Worker.QuarantineInterval.Duration,
 		CycleTimeout:       a.Config.Worker.CycleTimeout.Duration,
 		Log:                a.Log,
+		// An admin lifts a quarantine in the store (ctsync reset
+		// --quarantine); a store that cannot answer keeps it.
+		StillQuarantined: func(ctx context.Context, pair string) bool {
+			st, err := a.Store.Status(ctx, pair)
+			return err != nil || st.Quarantine.On
+		},
 	}
 }
 
