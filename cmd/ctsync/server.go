@@ -123,7 +123,8 @@ func listenAddress(listen string) (addr string, loopback bool, err error) {
 	return net.JoinHostPort(host, port), ip != nil && ip.IsLoopback(), nil
 }
 
-// handler returns the listener's routes.
+// handler returns the listener's routes. Only POST /sync changes
+// anything; the rest is read-only and open (see docs/operating.md).
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
@@ -132,6 +133,7 @@ func (s *server) handler() http.Handler {
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /sync", s.syncNow)
 	mux.HandleFunc("GET /{$}", s.statusPage)
+	apiRoutes(mux, s.app, s.hub) // read-only JSON for `ctsync status` and `ctsync logs`
 	return mux
 }
 
