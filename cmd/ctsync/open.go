@@ -10,9 +10,10 @@ import (
 )
 
 // openApp loads the configuration and wires it. onlyPair, when set, keeps
-// that pair alone (and fails when it does not exist). It returns nil and
-// the exit code on failure, having said why on stderr.
-func openApp(ctx context.Context, e *env, path, onlyPair string) (*app.App, int) {
+// that pair alone (and fails when it does not exist); each of adjust
+// amends the wiring options (the daemon hooks its metrics in). It returns
+// nil and the exit code on failure, having said why on stderr.
+func openApp(ctx context.Context, e *env, path, onlyPair string, adjust ...func(*app.Options)) (*app.App, int) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
@@ -22,7 +23,11 @@ func openApp(ctx context.Context, e *env, path, onlyPair string) (*app.App, int)
 		e.errorf("no pair %q in %s", onlyPair, path)
 		return nil, exitUsage
 	}
-	a, err := app.Wire(ctx, cfg, app.Options{OnlyPair: onlyPair, Log: e.logger()})
+	opts := app.Options{OnlyPair: onlyPair, Log: e.logger()}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	a, err := app.Wire(ctx, cfg, opts)
 	if err != nil {
 		e.errorf("%v", err)
 		return nil, exitFailures
@@ -34,8 +39,8 @@ func openApp(ctx context.Context, e *env, path, onlyPair string) (*app.App, int)
 // returns a usage error message, or ""), and opens the app for *path,
 // keeping only *pair when pair is set. It returns nil and the exit code
 // when the command should stop: help asked (0), bad usage (2), or a
-// configuration that does not load or wire.
-func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, path, pair *string, check func() string) (*app.App, int) {
+// configuration that does not load or wire. adjust is passed to openApp.
+func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, path, pair *string, check func() string, adjust ...func(*app.Options)) (*app.App, int) {
 	if code, ok := parse(fs, args); !ok {
 		return nil, code
 	}
@@ -49,7 +54,7 @@ func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, 
 	if pair != nil {
 		only = *pair
 	}
-	return openApp(ctx, e, *path, only)
+	return openApp(ctx, e, *path, only, adjust...)
 }
 
 // pairRequired is a parseAndOpen check for commands that act on one pair.

@@ -81,15 +81,17 @@ func printReports(w io.Writer, reports []worker.Report) {
 
 func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
-	a, code := parseAndOpen(ctx, e, fs, args, path, nil, nil)
+	m := newMetrics(ctx)
+	a, code := parseAndOpen(ctx, e, fs, args, path, nil, nil, m.wire)
 	if a == nil {
 		return code
 	}
 	defer a.Close()
 	r := a.Runner()
-	m := newMetrics()
+	m.attach(a)
 	r.OnReport = m.observe
 	hub := newProgressHub(a)
+	hub.Subscribe(m.progress)
 	_ = hub // watched by the metrics, the log and the status page
 	hub.Subscribe(newProgressLog(a.Log).observe)
 
