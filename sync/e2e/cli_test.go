@@ -196,7 +196,7 @@ func TestRunDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("the second joiner's guest", func() bool { _, ok := h.guest(quinn); return ok })
-	if m := get("/metrics"); !strings.Contains(m, `ctsync_actions_total{pair="`+pairName+`",action="create"}`) {
+	if m := get("/metrics"); !strings.Contains(m, `ctsync_actions_total{action="create",pair="`+pairName+`"}`) {
 		t.Errorf("metrics:\n%s", m)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
