@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/app"
+	"github.com/ctsync/ctsync/internal/config"
+	"github.com/ctsync/ctsync/tenants/graphsim"
+)
+
+// hostileName is a displayName that tries to forge a log line and colour
+// the terminal.
+const hostileName = "Eve\n2026-01-01 FAKE LINE\x1b[31m"
+
+// escapedName is how it must print: on the line it belongs to, visibly.
+const escapedName = `Eve\n2026-01-01 FAKE LINE\x1b[31m`
+
+// checkEscaped fails when out holds the raw name (a forged line, a raw
+// escape) or, when want is set, lacks its escaped form.
+func checkEscaped(t *testing.T, what, out string, want bool) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "2026-01-01 FAKE LINE") {
+			t.Errorf("%s: a displayName forged a line:\n%s", what, out)
+		}
+	}
+	if strings.ContainsRune(out, '\x1b') {
+		t.Errorf("%s: a raw ANSI escape reached the output: %q", what, out)
+	}
+	if want && !strings.Contains(out, escapedName) {
+		t.Errorf("%s: the escaped name is missing:\n%s", what, out)
+	}
+}
+
+// TestHostileDisplayNameEscaped: two source users named hostileName, one
+// synced (its displayName is in the provisioning log's changes) and one
+// whose mail a member of the target already holds (a conflict: parked,
+// logged as a warning). The daemon's log (once and run share the logger
+// and the worker), `logs`, `status --pair` and, with the embedded store
+// held by a daemon, the same commands through its API print the name
+// escaped.
+func TestHostileDisplayNameEscaped(t *testing.T) {
+	sim, err := graphsim.Start(graphsim.Options{Tenants: []string{"contoso", "fabrikam"}, Users: 2, Seed: 1, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	src, dst := sim.Tenant("contoso"), sim.Tenant("fabrikam")
+	if _, err := src.AddUser(map[string]any{"displayName": hostileName, "userPrincipalName": "eve@" + src.Domain(), "mail": "eve@" + src.Domain()}); err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := src.AddUser(map[string]any{"displayName": hostileName, "userPrincipalName": "mallory@" + src.Domain(), "mail": "mallory@" + src.Domain()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A member of the target holding mallory's mail: ctsync never writes
+	// to it, and parks mallory as a conflict.
+	if _, err := dst.AddUser(map[string]any{"displayName": "Mallory Member", "userPrincipalName": "mallory.member@" + dst.Domain(), "mail": "mallory@" + src.Domain()}); err != nil {
+		t.Fatal(err)
+	}
+	sim.SettleIndexes()
+
+	dir := t.TempDir()
+	storePath := filepath.Join(dir, "ctsync.db")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgText := app.SimConfig(sim, config.Store{Path: storePath}, "")
+	cfgText = strings.Replace(cfgText, "[worker]\n", "[worker]\nlisten = \""+ln.Addr().String()+"\"\n", 1)
+	cfgPath := filepath.Join(dir, "ctsync.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const pair = "contoso-to-fabrikam"
+
+	for _, format := range []string{logText, logJSON} {
+		if format == logJSON {
+			// Read in full again, so that mallory is tried (and logged)
+			// again before the retry is due.
+			if code, _, errs := run(t, "reset", "-c", cfgPath, "--pair", pair, "--watermark"); code != exitOK {
+				t.Fatalf("reset: exit %d: %s", code, errs)
+			}
+		}
+		code, _, errs := run(t, "once", "-c", cfgPath, "--pair", pair, "--log-format", format)
+		if code != exitFailures {
+			t.Fatalf("once: exit %d (want 1: mallory parked):\n%s", code, errs)
+		}
+		checkEscaped(t, "daemon log ("+format+")", errs, format == logText)
+		if !strings.Contains(errs, mallory) || !strings.Contains(errs, "conflict") {
+			t.Errorf("the conflict is not logged (%s):\n%s", format, errs)
+		}
+		if format == logJSON {
+			for _, l := range strings.Split(strings.TrimSpace(errs), "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Errorf("log line is not JSON: %q", l)
+				} else if m["name"] != nil && m["name"] != hostileName {
+					t.Errorf("JSON log's name %q, want the name itself", m["name"])
+				}
+			}
+		}
+	}
+
+	check := func(via string) {
+		code, out, errs := run(t, "logs", "-c", cfgPath, "--pair", pair)
+		if code != exitOK {
+			t.Fatalf("logs %s: exit %d: %s", via, code, errs)
+		}
+		checkEscaped(t, "logs "+via, out, true)
+		code, out, errs = run(t, "status", "-c", cfgPath, "--pair", pair)
+		if code != exitOK {
+			t.Fatalf("status %s: exit %d: %s", via, code, errs)
+		}
+		checkEscaped(t, "status "+via, out, true)
+		if !strings.Contains(out, mallory) || !strings.Contains(out, "mallory@"+src.Domain()) || !strings.Contains(out, "parked") {
+			t.Errorf("status %s does not list mallory by ID and mail as parked:\n%s", via, out)
+		}
+		code, out, errs = run(t, "status", "-c", cfgPath, "--json")
+		if code != exitOK {
+			t.Fatalf("status --json %s: exit %d: %s", via, code, errs)
+		}
+		var doc statusDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("status --json %s: %v\n%s", via, err, out)
+		}
+		if doc.Version != statusVersion || len(doc.Pairs) != 2 {
+			t.Fatalf("status --json %s: %+v", via, doc)
+		}
+		for _, p := range doc.Pairs {
+			if p.Name == pair && (len(p.Cycles) != 2 || p.Parked != 1 || p.LastSuccess == nil || p.Cycles[0].Parked != 1) {
+				t.Errorf("status --json %s: %s: %+v", via, pair, p)
+			}
+		}
+		code, out, errs = run(t, "status", "-c", cfgPath, "--pair", pair, "--json")
+		if code != exitOK {
+			t.Fatalf("status --pair --json %s: exit %d: %s", via, code, errs)
+		}
+		doc = statusDoc{}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Pairs) != 1 || len(doc.Pairs[0].Users) != 1 {
+			t.Fatalf("status --pair --json %s: %v\n%s", via, err, out)
+		}
+		if u := doc.Pairs[0].Users[0]; u.SourceID != mallory || u.DisplayName != hostileName || u.UPN != "mallory@"+src.Domain() || u.NextRetry == nil || u.Reason == "" {
+			t.Errorf("status --pair --json %s: user %+v", via, u)
+		}
+		if want := map[string]string{"store": "directly", "daemon": "through the daemon"}[doc.From]; want != via {
+			t.Errorf("status answered from %q %s", doc.From, via)
+		}
+	}
+	check("directly")
+
+	// A daemon holds the embedded store: the commands ask its API.
+	held, err := guestmap.Open(context.Background(), storePath, guestmap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Wire(context.Background(), cfg, app.Options{Store: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	mux := http.NewServeMux()
+	apiRoutes(mux, a, newProgressHub(a))
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	check("through the daemon")
+}
