@@ -82,6 +82,15 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 	}
 	const pair = "contoso-to-fabrikam"
 
+	code, out, errs := run(t, "plan", "-c", cfgPath, "--pair", pair)
+	if code != exitOK {
+		t.Fatalf("plan: exit %d: %s", code, errs)
+	}
+	checkEscaped(t, "plan", out, false)
+	if !strings.Contains(out, "FAKE LINE") {
+		t.Errorf("plan does not show the hostile user:\n%s", out)
+	}
+
 	for _, format := range []string{logText, logJSON} {
 		if format == logJSON {
 			// Read in full again, so that mallory is tried (and logged)
@@ -156,6 +165,11 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 		}
 	}
 	check("directly")
+	code, out, errs = run(t, "provision", "-c", cfgPath, "--pair", pair, "--user", mallory)
+	checkEscaped(t, "provision", out, false)
+	if code != exitFailures {
+		t.Errorf("provision of mallory: exit %d: %s\n%s", code, out, errs)
+	}
 
 	// A daemon holds the embedded store: the commands ask its API.
 	held, err := guestmap.Open(context.Background(), storePath, guestmap.Options{})

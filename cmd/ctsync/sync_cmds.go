@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/textsafe"
 	"github.com/ctsync/ctsync/sync/worker"
 )
 
@@ -171,11 +172,12 @@ func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) 
 	}
 	defer a.Close()
 	_, err := a.Pair(*pair).Provision(ctx, *user, func(s worker.Step) {
+		// Steps quote the user's names and Graph's messages: escaped.
 		if s.Err != nil {
-			fmt.Fprintf(e.stdout, "%-8s FAILED: %v\n", s.Name, s.Err)
+			fmt.Fprintf(e.stdout, "%-8s FAILED: %s\n", s.Name, textsafe.Escape(s.Err.Error()))
 			return
 		}
-		fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, s.Detail)
+		fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, textsafe.Escape(s.Detail))
 	})
 	if err != nil {
 		return exitFailures

@@ -6,10 +6,14 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/ctsync/ctsync/internal/textsafe"
 )
 
 // WriteText prints the plan for people: one line per change with its
-// reason, the properties it sets, then the counts.
+// reason, the properties it sets, then the counts. Directory text (names,
+// reasons quoting them, values) is escaped: a control character or a
+// newline in a displayName cannot forge a line or drive the terminal.
 func (p *Plan) WriteText(w io.Writer, pair string) error {
 	fmt.Fprintf(w, "pair %s: %s\n", pair, p.summary())
 	for _, c := range p.Changes {
@@ -17,11 +21,11 @@ func (p *Plan) WriteText(w io.Writer, pair string) error {
 		if c.Action == Stage {
 			action = "stage " + string(c.Staged)
 		}
-		fmt.Fprintf(w, "  %-12s %s", action, c.Who)
+		fmt.Fprintf(w, "  %-12s %s", action, textsafe.Escape(c.Who))
 		if c.GuestID != "" {
 			fmt.Fprintf(w, " -> guest %s", c.GuestID)
 		}
-		fmt.Fprintf(w, "\n      why: %s\n", c.Reason)
+		fmt.Fprintf(w, "\n      why: %s\n", textsafe.Escape(c.Reason))
 		if len(c.Set) > 0 {
 			keys := make([]string, 0, len(c.Set))
 			for k := range c.Set {
@@ -58,12 +62,14 @@ func (p *Plan) summary() string {
 	return strings.Join(parts, ", ")
 }
 
+// show is v as JSON, escaped for a terminal (JSON leaves C1 controls and
+// bidirectional overrides as they are).
 func show(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return textsafe.Escape(fmt.Sprint(v))
 	}
-	return string(b)
+	return textsafe.Escape(string(b))
 }
 
 // WriteJSON prints the plan as one JSON document.
