@@ -61,7 +61,7 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 			return exitFailures
 		}
 		for _, s := range staged {
-			fmt.Fprintf(e.stdout, "  %s %s (guest %s): %s\n", s.Action, s.SourceID, s.GuestID, s.Reason)
+			fmt.Fprintf(e.stdout, "  %s %s (guest %s): %s\n", s.Action, s.SourceID, s.GuestID, textsafe.Escape(s.Reason))
 			ids = append(ids, s.SourceID)
 		}
 	}
@@ -173,7 +173,8 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s: %d stamped guests read, %d mapped, %d entries removed, %d of other pairs\n", *pair, res.Facts, res.Mapped, res.Removed, res.Foreign)
 	for _, d := range res.Duplicates {
-		fmt.Fprintf(e.stdout, "  duplicate: guest %s also carries stamp %s; left unmapped\n", d.GuestID, d.Stamp)
+		// The stamp is read from the target's attribute: escaped.
+		fmt.Fprintf(e.stdout, "  duplicate: guest %s also carries stamp %s; left unmapped\n", textsafe.Escape(d.GuestID), textsafe.Escape(d.Stamp))
 	}
 	if len(res.Duplicates) > 0 {
 		return exitFailures

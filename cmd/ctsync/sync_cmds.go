@@ -52,7 +52,9 @@ func printReports(w io.Writer, reports []worker.Report) {
 		fmt.Fprintf(w, "%-28s ", r.Pair)
 		switch {
 		case r.Err != nil:
-			fmt.Fprintf(w, "FAILED: %v\n", r.Err)
+			// One line, Graph's code and message: the log at debug has
+			// the full error.
+			fmt.Fprintf(w, "FAILED: %s\n", textsafe.Escape(condenseError(r.Err)))
 			continue
 		case r.Skipped != "":
 			fmt.Fprintf(w, "skipped: %s\n", r.Skipped)
