@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,5 +119,18 @@ func TestProgressLogCadence(t *testing.T) {
 	}
 	if len(p.cycles) != 0 {
 		t.Errorf("a finished cycle is still remembered")
+	}
+}
+
+// TestRedisLogThroughSlog: go-redis's own messages come out as one
+// structured warning in the configured format, not as raw lines.
+func TestRedisLogThroughSlog(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&buf, logJSON, slog.LevelInfo)
+	redisLogger{}.Printf(context.Background(), "redis: %s:%d: connection pool: failed to dial after %d attempts: %v", "pool.go", 770, 5, errors.New("dial tcp 127.0.0.1:1: connect: connection refused"))
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["level"] != "WARN" || m["msg"] != "redis client" ||
+		!strings.HasPrefix(m["detail"].(string), "pool.go:770: connection pool") {
+		t.Errorf("redis line %q (%v)", buf.String(), err)
 	}
 }
