@@ -295,10 +295,10 @@ func termLine(s string) string {
 	return textsafe.Escape(s)
 }
 
-// writeStatusText prints doc for people: one line per pair, then, for the
-// pairs that list users (--pair), the recent cycles and the users not in
-// their desired state. Directory text is escaped.
-func writeStatusText(w io.Writer, doc statusDoc, now time.Time) {
+// writeStatusText prints doc for people: one line per pair, then, when
+// detail is set (--pair), the recent cycles and the users not in their
+// desired state. Directory text is escaped.
+func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tLAST SUCCESS\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tLEASE\tCOUNTS\tLAST ERROR")
 	for _, p := range doc.Pairs {
@@ -333,8 +333,8 @@ func writeStatusText(w io.Writer, doc statusDoc, now time.Time) {
 	}
 	_ = tw.Flush()
 	for _, p := range doc.Pairs {
-		if p.Users == nil && len(doc.Pairs) > 1 {
-			continue
+		if !detail {
+			break
 		}
 		fmt.Fprintf(w, "\nrecent cycles of %s, newest first:\n", p.Name)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -444,7 +444,7 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 		_ = enc.Encode(doc)
 		return exitOK
 	}
-	writeStatusText(e.stdout, doc, time.Now())
+	writeStatusText(e.stdout, doc, time.Now(), *pair != "")
 	return exitOK
 }
 
