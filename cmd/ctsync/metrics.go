@@ -225,10 +225,13 @@ func (m *metrics) handler() http.Handler {
 // handler itself.
 func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler().ServeHTTP(w, r) }
 
-// resultOf classifies a cycle's report for ctsync_cycles_total.
+// resultOf classifies a cycle's report for ctsync_cycles_total. Once the
+// daemon's shutdown has begun, an error or parked users are the shutdown's
+// doing (a cycle stopped in its managers step parks the rest and still
+// commits), so such a cycle is cancelled rather than error or partial.
 func (m *metrics) resultOf(r worker.Report) string {
 	switch {
-	case r.Err != nil && m.ctx.Err() != nil:
+	case (r.Err != nil || r.Failures > 0) && m.ctx.Err() != nil:
 		return resultCancelled
 	case r.Err != nil:
 		return resultError

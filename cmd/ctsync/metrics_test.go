@@ -158,8 +158,12 @@ func TestMetricsObserve(t *testing.T) {
 	}
 	stop()
 	m.observe(worker.Report{Pair: pair, Start: start, End: start, Err: fmt.Errorf("cycle interrupted: %w", context.Canceled)})
-	if cycles(resultCancelled) != 1 || cycles(resultError) != 1 {
-		t.Errorf("a cycle stopped by shutdown: cancelled %v, error %v", cycles(resultCancelled), cycles(resultError))
+	m.observe(worker.Report{Pair: pair, Start: start, End: start, Failures: 3, Counts: map[string]int{"failed": 3}})
+	if cycles(resultCancelled) != 2 || cycles(resultError) != 1 || cycles(resultPartial) != 1 {
+		t.Errorf("cycles stopped by shutdown: cancelled %v, error %v, partial %v", cycles(resultCancelled), cycles(resultError), cycles(resultPartial))
+	}
+	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues(pair)); v != float64(start.Unix()+3) {
+		t.Errorf("last success moved to %v by a cancelled cycle", v)
 	}
 
 	m.Operation("acquire", pair, time.Millisecond, guestmap.ErrHeld)
