@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -187,8 +186,11 @@ func (m *mesh) once(pair string) (int, string) {
 		args = append(args, "--pair", pair)
 	}
 	code, out := m.ctsync(args...)
-	// Shown when the test fails (or with -v): what ctsync said of the run.
-	m.tb.Logf("ctsync %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	// Shown when a test fails (or with -v): what ctsync said of the run. A
+	// benchmark prints its log always, which would bury its figures.
+	if _, bench := m.tb.(*testing.B); !bench {
+		m.tb.Logf("ctsync %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
 	if code != 0 && code != 1 {
 		m.tb.Fatalf("ctsync %v: exit %d\n%s", args, code, out)
 	}
@@ -442,36 +444,51 @@ func (m *mesh) assertUntouched(tn *graphsim.Tenant, before graphsim.User, what s
 	}
 }
 
-// parked reads the PARKED column of `ctsync status`, per pair. The column
-// is found by its header, as tabwriter aligns every row under it.
+// pairStatus is what the tests read of one pair in `ctsync status --json`
+// (version 1, docs/operating.md).
+type pairStatus struct {
+	Name   string `json:"name"`
+	Parked int    `json:"parked"`
+	Users  []struct {
+		SourceID string `json:"sourceId"`
+		GuestID  string `json:"guestId"`
+		State    string `json:"state"`
+		Reason   string `json:"reason"`
+	} `json:"users"`
+}
+
+// status reads `ctsync status --json` (with the pair's parked and staged
+// users when pair is set), by pair name.
+func (m *mesh) status(pair string) map[string]pairStatus {
+	m.tb.Helper()
+	args := []string{"status", "--json"}
+	if pair != "" {
+		args = append(args, "--pair", pair, "--lookup=false")
+	}
+	code, out := m.ctsync(args...)
+	if code != 0 {
+		m.tb.Fatalf("ctsync %v: exit %d\n%s", args, code, out)
+	}
+	var doc struct {
+		Version int          `json:"version"`
+		Pairs   []pairStatus `json:"pairs"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Version != 1 || len(doc.Pairs) == 0 {
+		m.tb.Fatalf("ctsync %v: want a version 1 document with pairs (%v)\n%s", args, err, out)
+	}
+	res := map[string]pairStatus{}
+	for _, p := range doc.Pairs {
+		res[p.Name] = p
+	}
+	return res
+}
+
+// parked reads the parked users per pair from `ctsync status --json`.
 func (m *mesh) parked() map[string]int {
 	m.tb.Helper()
-	code, out := m.ctsync("status")
-	if code != 0 {
-		m.tb.Fatalf("ctsync status: exit %d\n%s", code, out)
-	}
-	lines := strings.Split(out, "\n")
-	col := -1
 	res := map[string]int{}
-	for _, l := range lines {
-		if col < 0 {
-			if strings.HasPrefix(l, "PAIR") {
-				col = strings.Index(l, "PARKED")
-			}
-			continue
-		}
-		if len(l) <= col || strings.TrimSpace(l) == "" {
-			continue
-		}
-		f := strings.Fields(l[col:])
-		n, err := strconv.Atoi(f[0])
-		if err != nil {
-			m.tb.Fatalf("ctsync status: no PARKED count in %q\n%s", l, out)
-		}
-		res[strings.Fields(l)[0]] = n
-	}
-	if col < 0 || len(res) == 0 {
-		m.tb.Fatalf("ctsync status: no table with a PARKED column\n%s", out)
+	for name, p := range m.status("") {
+		res[name] = p.Parked
 	}
 	return res
 }
@@ -558,15 +575,27 @@ func conflictish(r guestmap.Record) bool {
 	return false
 }
 
-// reportedNaming finds a record of source user src that is not a success
-// and names the other object (its ID in the record's guest or message).
-func reportedNaming(recs []guestmap.Record, src, other string) (guestmap.Record, bool) {
+// reported says whether ctsync reports source user src of a pair as not
+// done because of the other object: a log record that is not a success,
+// or a parked user in `ctsync status --pair`, naming other (by ID in its
+// guest field or its message). The user's records are logged if not.
+func (m *mesh) reported(pair, src, other string) bool {
+	m.tb.Helper()
+	recs := m.logs("--pair", pair, "--user", src)
 	for _, r := range recs {
 		if r.SourceID == src && r.Result != "ok" && (r.GuestID == other || strings.Contains(r.Error, other)) {
-			return r, true
+			return true
 		}
 	}
-	return guestmap.Record{}, false
+	for _, u := range m.status(pair)[pair].Users {
+		if u.SourceID == src && (u.GuestID == other || strings.Contains(u.Reason, other)) {
+			return true
+		}
+	}
+	for _, r := range recs {
+		m.tb.Logf("ctsync logs --user %s: %s", src, fmtRecord(r))
+	}
+	return false
 }
 
 // logFailures logs every record of the provisioning log that is not a
