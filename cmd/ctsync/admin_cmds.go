@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/internal/textsafe"
 )
@@ -48,34 +51,93 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	pair := fs.String("pair", "", "the `pair` (required)")
 	var users multiFlag
 	fs.Var(&users, "user", "a staged source user `ID` (repeatable); all staged users when absent")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, pairRequired(pair))
-	if a == nil {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	defer a.Close()
-	ids := []string(users)
-	if len(ids) == 0 {
-		staged, err := a.Store.Staged(ctx, *pair)
-		if err != nil {
-			e.errorf("%v", err)
-			return exitFailures
-		}
-		for _, s := range staged {
-			fmt.Fprintf(e.stdout, "  %s %s (guest %s): %s\n", s.Action, s.SourceID, s.GuestID, textsafe.Escape(s.Reason))
-			ids = append(ids, s.SourceID)
-		}
+	if *pair == "" {
+		e.errorf("--pair is required")
+		return exitUsage
 	}
 	by := os.Getenv("USER")
 	if by == "" {
 		by = "admin"
 	}
-	n, err := a.Store.Decide(ctx, *pair, d, by, ids...)
+	ids := []string(users)
+	var (
+		n      int
+		staged []guestmap.Staged
+		err    error
+	)
+	a, api, code := openOrAsk(ctx, e, *path, *pair)
+	switch {
+	case a != nil:
+		defer a.Close()
+		if len(ids) == 0 {
+			if staged, err = a.Store.Staged(ctx, *pair); err != nil {
+				e.errorf("%v", err)
+				return exitFailures
+			}
+			for _, s := range staged {
+				ids = append(ids, s.SourceID)
+			}
+		}
+		n, err = a.Store.Decide(ctx, *pair, d, by, ids...)
+	case api != "":
+		// The daemon holds the embedded store: it records the decision.
+		var resp decideResponse
+		resp, err = apiDecide(ctx, *path, api, decideRequest{Pair: *pair, Decision: d, Users: ids, By: by})
+		n, staged = resp.Decided, resp.Staged
+	default:
+		return code
+	}
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailures
 	}
+	for _, s := range staged {
+		fmt.Fprintf(e.stdout, "  %s %s (guest %s): %s\n", s.Action, s.SourceID, s.GuestID, textsafe.Escape(s.Reason))
+	}
 	fmt.Fprintf(e.stdout, "%s: %d staged actions %s; the next cycle carries out the decision\n", *pair, n, d)
 	return exitOK
+}
+
+// apiDecide posts a decision to the daemon's API with the listener's
+// bearer token, read as the daemon reads it (the configuration at path).
+func apiDecide(ctx context.Context, path, api string, req decideRequest) (decideResponse, error) {
+	var resp decideResponse
+	cfg, err := config.Load(path)
+	if err != nil {
+		return resp, err
+	}
+	token, err := readListenToken(cfg.Worker)
+	if err != nil {
+		return resp, err
+	}
+	if token == "" {
+		return resp, errors.New("the embedded store is held by the running daemon, and deciding through it needs its bearer token: set worker.listen_token_file or worker.listen_token_env")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return resp, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v1/decide", bytes.NewReader(body))
+	if err != nil {
+		return resp, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return resp, fmt.Errorf("ask the running daemon: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return resp, fmt.Errorf("ask the running daemon: POST /api/v1/decide: %s: %s", res.Status, termLine(string(b)))
+	}
+	return resp, json.NewDecoder(res.Body).Decode(&resp)
 }
 
 func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {

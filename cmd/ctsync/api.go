@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"strconv"
 
@@ -76,4 +77,79 @@ func writeAPIJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decideRequest is the body of POST /api/v1/decide.
+type decideRequest struct {
+	Pair string `json:"pair"`
+	// Decision is "approved" or "rejected".
+	Decision guestmap.Decision `json:"decision"`
+	// Users are staged source user IDs; every staged action when empty.
+	Users []string `json:"users,omitempty"`
+	// By names the admin, for the record.
+	By string `json:"by"`
+}
+
+// decideResponse answers POST /api/v1/decide.
+type decideResponse struct {
+	Decided int `json:"decided"`
+	// Staged lists the actions decided when the request named no user.
+	Staged []guestmap.Staged `json:"staged,omitempty"`
+}
+
+// apiDecideRoutes adds POST /api/v1/decide, through which `ctsync approve`
+// and `ctsync reject` record an admin's decision while the daemon holds
+// the embedded store. It changes state, so, like POST /sync, it needs the
+// listener's bearer token (authorized) and a JSON body (a browser's
+// cross-site form cannot send one).
+func apiDecideRoutes(mux *http.ServeMux, a *app.App, authorized func(*http.Request) bool) {
+	mux.HandleFunc("POST /api/v1/decide", func(w http.ResponseWriter, r *http.Request) {
+		if authorized == nil || !authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ctsync"`)
+			http.Error(w, "a valid bearer token is required (worker.listen_token_file or listen_token_env)", http.StatusUnauthorized)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		var req decideRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			http.Error(w, "body: "+termLine(err.Error()), http.StatusBadRequest)
+			return
+		}
+		if req.Decision != guestmap.Approved && req.Decision != guestmap.Rejected {
+			http.Error(w, "decision: want approved or rejected", http.StatusBadRequest)
+			return
+		}
+		if a.Pair(req.Pair) == nil {
+			http.Error(w, "no such pair", http.StatusNotFound)
+			return
+		}
+		if req.By == "" {
+			req.By = "admin"
+		}
+		var resp decideResponse
+		ids := req.Users
+		if len(ids) == 0 {
+			staged, err := a.Store.Staged(r.Context(), req.Pair)
+			if err != nil {
+				http.Error(w, termLine(err.Error()), http.StatusServiceUnavailable)
+				return
+			}
+			resp.Staged = staged
+			for _, s := range staged {
+				ids = append(ids, s.SourceID)
+			}
+		}
+		n, err := a.Store.Decide(r.Context(), req.Pair, req.Decision, req.By, ids...)
+		if err != nil {
+			http.Error(w, termLine(err.Error()), http.StatusServiceUnavailable)
+			return
+		}
+		resp.Decided = n
+		writeAPIJSON(w, resp)
+	})
 }

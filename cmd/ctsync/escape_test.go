@@ -46,7 +46,9 @@ func checkEscaped(t *testing.T, what, out string, want bool) {
 // logged as a warning). The daemon's log (once and run share the logger
 // and the worker), `logs`, `status --pair` and, with the embedded store
 // held by a daemon, the same commands through its API print the name
-// escaped.
+// escaped. It also checks that approve goes through the daemon's API with
+// the listener's token, and that the API refuses it without the token or
+// without a JSON body.
 func TestHostileDisplayNameEscaped(t *testing.T) {
 	sim, err := graphsim.Start(graphsim.Options{Tenants: []string{"contoso", "fabrikam"}, Users: 2, Seed: 1, StateDir: t.TempDir()})
 	if err != nil {
@@ -75,7 +77,8 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgText := app.SimConfig(sim, config.Store{Path: storePath}, "")
-	cfgText = strings.Replace(cfgText, "[worker]\n", "[worker]\nlisten = \""+ln.Addr().String()+"\"\n", 1)
+	cfgText = strings.Replace(cfgText, "[worker]\n", "[worker]\nlisten = \""+ln.Addr().String()+"\"\nlisten_token_env = \"CTSYNC_TEST_LISTEN_TOKEN\"\n", 1)
+	t.Setenv("CTSYNC_TEST_LISTEN_TOKEN", "t0ken")
 	cfgPath := filepath.Join(dir, "ctsync.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -187,8 +190,33 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 	defer a.Close()
 	mux := http.NewServeMux()
 	apiRoutes(mux, a, newProgressHub(a))
+	apiDecideRoutes(mux, a, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer t0ken" })
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer srv.Close()
 	check("through the daemon")
+
+	// approve goes through the daemon too, with the listener's token and
+	// a JSON body; without them the API refuses.
+	if code, out, errs := run(t, "approve", "-c", cfgPath, "--pair", pair); code != exitOK || !strings.Contains(out, "0 staged actions approved") {
+		t.Errorf("approve through the daemon: exit %d: %s%s", code, out, errs)
+	}
+	for _, h := range []map[string]string{{"Content-Type": "application/json"}, {"Authorization": "Bearer t0ken", "Content-Type": "text/plain"}} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/api/v1/decide", strings.NewReader(`{"pair":"`+pair+`","decision":"approved"}`))
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("POST /api/v1/decide with %v: %s", h, res.Status)
+		}
+	}
+	t.Setenv("CTSYNC_TEST_LISTEN_TOKEN", "wrong")
+	if code, _, errs := run(t, "approve", "-c", cfgPath, "--pair", pair); code != exitFailures || !strings.Contains(errs, "401") {
+		t.Errorf("approve with a wrong token: exit %d: %s", code, errs)
+	}
 }
