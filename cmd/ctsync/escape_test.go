@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -8,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
@@ -40,13 +43,56 @@ func checkEscaped(t *testing.T, what, out string, want bool) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe for a daemon writing and a test
+// reading at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runDaemonUntil runs `ctsync run` in this process until its log holds
+// want, stops it as SIGTERM would, and returns its log.
+func runDaemonUntil(t *testing.T, cfgPath, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- runMain(ctx, &env{stdout: &out, stderr: &errb}, []string{"run", "-c", cfgPath}) }()
+	for !strings.Contains(errb.String(), want) {
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("ctsync run stopped (exit %d) before logging %q:\n%s", code, want, errb.String())
+		case <-time.After(20 * time.Millisecond): // poll the log, not a deadline
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("ctsync run: exit %d", code)
+	}
+	return errb.String()
+}
+
 // TestHostileDisplayNameEscaped: two source users named hostileName, one
 // synced (its displayName is in the provisioning log's changes) and one
 // whose mail a member of the target already holds (a conflict: parked,
-// logged as a warning). The daemon's log (once and run share the logger
-// and the worker), `logs`, `status --pair` and, with the embedded store
-// held by a daemon, the same commands through its API print the name
-// escaped. It also checks that approve goes through the daemon's API with
+// logged as a warning). The daemon's log (`ctsync run` in text, `ctsync
+// once` in JSON: they share the logger and the worker), `plan`,
+// `provision`, `logs`, `status --pair`, `status --json` and, with the
+// embedded store held by a daemon, the same commands through its API
+// print the name escaped. It also checks that approve goes through the daemon's API with
 // the listener's token, and that the API refuses it without the token or
 // without a JSON body.
 func TestHostileDisplayNameEscaped(t *testing.T) {
@@ -83,6 +129,12 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon run below listens nowhere: ln is for the API server
+	// that plays the daemon later on.
+	cfgNoListen := filepath.Join(dir, "nolisten.toml")
+	if err := os.WriteFile(cfgNoListen, []byte(app.SimConfig(sim, config.Store{Path: storePath}, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const pair = "contoso-to-fabrikam"
 
 	code, out, errs := run(t, "plan", "-c", cfgPath, "--pair", pair)
@@ -102,9 +154,15 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 				t.Fatalf("reset: exit %d: %s", code, errs)
 			}
 		}
-		code, _, errs := run(t, "once", "-c", cfgPath, "--pair", pair, "--log-format", format)
-		if code != exitFailures {
-			t.Fatalf("once: exit %d (want 1: mallory parked):\n%s", code, errs)
+		var errs string
+		if format == logText {
+			errs = runDaemonUntil(t, cfgNoListen, `msg="cycle done" pair=`+pair)
+		} else {
+			code, _, e := run(t, "once", "-c", cfgPath, "--pair", pair, "--log-format", format)
+			if code != exitFailures {
+				t.Fatalf("once: exit %d (want 1: mallory parked):\n%s", code, e)
+			}
+			errs = e
 		}
 		checkEscaped(t, "daemon log ("+format+")", errs, format == logText)
 		if !strings.Contains(errs, mallory) || !strings.Contains(errs, "conflict") {
