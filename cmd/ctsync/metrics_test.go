@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -254,5 +256,63 @@ func TestOperatorKitUsesExposedMetrics(t *testing.T) {
 		if !strings.Contains(section, "| `"+name+"` |") {
 			t.Errorf("%s is not in docs/operating.md's metrics table", name)
 		}
+	}
+}
+
+// TestOperatorKitPromtool checks the alert rules with Prometheus's own
+// tool when it is installed (Debian's prometheus package): the rules
+// parse, their unit tests (deploy/prometheus/ctsync-alerts.test.yml) pass,
+// and every query of the Grafana dashboard parses as PromQL once
+// Grafana's variables are replaced.
+func TestOperatorKitPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not on PATH")
+	}
+	dir := filepath.Join("..", "..", "deploy", "prometheus")
+	for _, args := range [][]string{{"check", "rules", "ctsync-alerts.yml"}, {"test", "rules", "ctsync-alerts.test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "ctsync-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	// Each query becomes a recording rule, which promtool parses.
+	vars := strings.NewReplacer("$__rate_interval", "5m", "$pair", ".*", "$tenant", ".*")
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			n++
+			q, _ := json.Marshal(vars.Replace(tg.Expr)) // a JSON string is a YAML string
+			fmt.Fprintf(&rules, "      - record: dashboard_query_%d\n        expr: %s\n", n, q)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no query in the dashboard")
+	}
+	file := filepath.Join(t.TempDir(), "dashboard-queries.yml")
+	if err := os.WriteFile(file, []byte(rules.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
+		t.Errorf("dashboard queries: %v\n%s", err, out)
 	}
 }
