@@ -57,7 +57,6 @@ type server struct {
 	tokenSum []byte
 	started  time.Time
 	draining atomic.Bool
-	recent   *recentCycles
 	page     *pageCache
 
 	http  *http.Server
@@ -69,7 +68,7 @@ type server struct {
 // so a missing file stops start-up rather than the first POST.
 func newServer(a *app.App, r *worker.Runner, hub *progressHub, metrics http.Handler) (*server, error) {
 	s := &server{app: a, runner: r, hub: hub, metrics: metrics, log: a.Log, started: time.Now(),
-		recent: newRecentCycles(recentPerPair), page: &pageCache{}}
+		page: &pageCache{}}
 	token, err := readListenToken(a.Config.Worker)
 	if err != nil {
 		return nil, err
@@ -193,9 +192,6 @@ func (s *server) shutdown() {
 		_ = s.http.Close()
 	}
 }
-
-// recordReport keeps a cycle's report for the status page.
-func (s *server) recordReport(r worker.Report) { s.recent.add(r) }
 
 // livez answers whether the process loop is alive: the runner's scheduler
 // ticked recently. It checks nothing outside the process, so a Graph or
@@ -446,15 +442,4 @@ func (g *connGuard) held() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.conns)
-}
-
-// chainReports returns a report hook calling each non-nil hook in turn.
-func chainReports(hooks ...func(worker.Report)) func(worker.Report) {
-	return func(r worker.Report) {
-		for _, h := range hooks {
-			if h != nil {
-				h(r)
-			}
-		}
-	}
 }

@@ -151,7 +151,11 @@ func TestProbes(t *testing.T) {
 // when every held connection is busy.
 func TestConnGuardEvictsIdle(t *testing.T) {
 	g := newConnGuard(2, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	pipe := func() (net.Conn, net.Conn) { a, b := net.Pipe(); t.Cleanup(func() { a.Close(); b.Close() }); return a, b }
+	pipe := func() (net.Conn, net.Conn) {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	}
 	a, aPeer := pipe()
 	b, _ := pipe()
 	c, _ := pipe()
@@ -176,5 +180,31 @@ func TestConnGuardEvictsIdle(t *testing.T) {
 	g.connState(c, http.StateClosed)
 	if n := g.held(); n != 1 {
 		t.Errorf("held %d, want 1 (b)", n)
+	}
+}
+
+// TestStatusPageEscapes: directory text on the page is data: markup is
+// escaped by html/template, control characters are written as escapes.
+func TestStatusPageEscapes(t *testing.T) {
+	hostile := "Eve <script>alert(1)</script>\x1b[31m\nFAKE\u202e"
+	d := pageData{Generated: time.Now(), Refresh: pageRefresh,
+		Pairs: []pagePair{{Name: "a-to-b", Source: "a", Target: "b", Result: "failed", LastError: clean(hostile),
+			Running: progressOf(worker.Progress{Pair: "a-to-b", Phase: worker.PhaseApply, Read: 10, Planned: 8, Applied: 2, Start: time.Now()})}},
+		Parked:      []pageParked{{Pair: "a-to-b", SourceID: "s1", GuestUPN: clean(hostile), Reason: clean(hostile)}},
+		ParkedTotal: 1,
+	}
+	var b strings.Builder
+	if err := statusPageTmpl.Execute(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "<script>") || strings.ContainsAny(out, "\x1b\u202e") {
+		t.Errorf("hostile text reached the page raw:\n%s", out)
+	}
+	if !strings.Contains(out, `&lt;script&gt;alert(1)&lt;/script&gt;\x1b[31m\nFAKE\u202e`) {
+		t.Errorf("hostile text not shown escaped:\n%s", out)
+	}
+	if !strings.Contains(out, `<progress class="cycle" max="8" value="2">`) {
+		t.Errorf("no progress bar of 2 of 8:\n%s", out)
 	}
 }

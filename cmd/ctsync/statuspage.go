@@ -19,8 +19,7 @@ import (
 // Status page limits: the page is read by a person, and built from a
 // scan of the store, so it shows the first rows and says how many more.
 const (
-	recentPerPair   = 10 // cycles kept per pair
-	recentShown     = 20 // cycles on the page
+	recentShown     = 20 // cycles on the page, newest first over all pairs
 	parkedShown     = 100
 	stagedShown     = 100
 	pageRefresh     = 5 // seconds, the page's meta refresh
@@ -69,6 +68,7 @@ type pageData struct {
 type pagePair struct {
 	Name, Source, Target string
 	LastStart, LastEnd   time.Time
+	LastSuccess          time.Time
 	Duration             string
 	Result               string // ok, partial, failed, never
 	Counts               string
@@ -93,7 +93,8 @@ type pageProgress struct {
 	Elapsed    string
 }
 
-// pageCycle is one recent cycle.
+// pageCycle is one recent cycle (from the pair's history in the store,
+// so every replica shows the same).
 type pageCycle struct {
 	Pair     string
 	Start    time.Time
@@ -170,19 +171,25 @@ func (s *server) buildPage(ctx context.Context) pageData {
 		if status, err := st.Status(ctx, p.PairName); err != nil {
 			problem("status of "+p.PairName, err)
 		} else {
-			row.LastStart, row.LastEnd = status.CycleStart, status.CycleEnd
+			row.LastStart, row.LastEnd, row.LastSuccess = status.CycleStart, status.CycleEnd, status.LastSuccess
 			if !status.CycleEnd.IsZero() {
 				row.Duration = roundDuration(status.CycleEnd.Sub(status.CycleStart))
-				row.Result = "ok"
-				if status.Counts["parked"] > 0 {
-					row.Result = "partial"
-				}
-			}
-			if status.LastError != "" && !status.LastErrorAt.Before(status.CycleStart) {
-				row.Result = "failed"
 			}
 			row.Counts = countsText(status.Counts)
-			row.LastError = clean(status.LastError)
+			if len(status.History) > 0 {
+				last := cycleOf(p.PairName, status.History[0])
+				row.Result = last.Result
+				row.LastStart, row.LastEnd = status.History[0].Start, status.History[0].End
+				row.Duration = last.Duration
+				if last.Result == "failed" {
+					row.LastError = last.Summary
+				}
+			} else if !status.CycleEnd.IsZero() {
+				row.Result = "ok"
+			}
+			for _, c := range status.History {
+				d.Recent = append(d.Recent, cycleOf(p.PairName, c))
+			}
 			row.Parked = status.Counts["parked"]
 			row.Staged = status.StagedCount
 			if q := status.Quarantine; q.On {
@@ -237,8 +244,9 @@ func (s *server) buildPage(ctx context.Context) pageData {
 		}
 		return d.Parked[i].NextRetry.Before(d.Parked[j].NextRetry)
 	})
-	for _, r := range s.recent.list(recentShown) {
-		d.Recent = append(d.Recent, cycleOf(r))
+	sort.SliceStable(d.Recent, func(i, j int) bool { return d.Recent[i].Start.After(d.Recent[j].Start) })
+	if len(d.Recent) > recentShown {
+		d.Recent = d.Recent[:recentShown]
 	}
 	return d
 }
@@ -285,28 +293,20 @@ func progressOf(pr worker.Progress) *pageProgress {
 	return p
 }
 
-// cycleOf summarises a report for the recent cycles' table.
-func cycleOf(r worker.Report) pageCycle {
-	c := pageCycle{Pair: r.Pair, Start: r.Start, Duration: roundDuration(r.End.Sub(r.Start)), Result: "ok"}
+// cycleOf summarises a cycle of the pair's history for the page.
+func cycleOf(pair string, c guestmap.CycleSummary) pageCycle {
+	pc := pageCycle{Pair: pair, Start: c.Start, Duration: roundDuration(c.End.Sub(c.Start)), Result: "ok", Summary: countsText(c.Counts)}
 	switch {
-	case r.Err != nil:
-		c.Result, c.Summary = "failed", clean(r.Err.Error())
-	case r.Skipped != "":
-		c.Result, c.Summary = "skipped", clean(r.Skipped)
-	default:
-		c.Summary = countsText(r.Counts)
-		if r.Failures > 0 {
-			c.Result = "partial"
-			c.Summary += fmt.Sprintf("; %d parked", r.Failures)
-		}
-		if r.Full {
-			c.Summary += " (full read)"
-		}
+	case c.Error != "":
+		pc.Result, pc.Summary = "failed", clean(c.Error)
+	case c.Parked > 0:
+		pc.Result = "partial"
+		pc.Summary += fmt.Sprintf("; %d parked", c.Parked)
 	}
-	if r.Quarantined {
-		c.Summary += "; quarantined"
+	if c.Full {
+		pc.Summary += " (full read)"
 	}
-	return c
+	return pc
 }
 
 // countsText writes action counts as "3 create, 1 update".
@@ -351,41 +351,4 @@ func roundAgo(d time.Duration) string {
 		return d.Round(time.Second).String()
 	}
 	return d.Round(time.Minute).String()
-}
-
-// recentCycles keeps the last reports of each pair, in memory: the store
-// holds only each pair's last cycle.
-type recentCycles struct {
-	mu     sync.Mutex
-	per    int
-	byPair map[string][]worker.Report
-}
-
-func newRecentCycles(per int) *recentCycles {
-	return &recentCycles{per: per, byPair: map[string][]worker.Report{}}
-}
-
-func (c *recentCycles) add(r worker.Report) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := append(c.byPair[r.Pair], r)
-	if len(l) > c.per {
-		l = l[len(l)-c.per:]
-	}
-	c.byPair[r.Pair] = l
-}
-
-// list returns up to n reports over all pairs, newest first.
-func (c *recentCycles) list(n int) []worker.Report {
-	c.mu.Lock()
-	var all []worker.Report
-	for _, l := range c.byPair {
-		all = append(all, l...)
-	}
-	c.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].End.After(all[j].End) })
-	if len(all) > n {
-		all = all[:n]
-	}
-	return all
 }

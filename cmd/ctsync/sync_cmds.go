@@ -122,7 +122,6 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 			return exitUsage
 		}
 		defer srv.shutdown()
-		r.OnReport = chainReports(r.OnReport, srv.recordReport)
 	}
 	a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
 	r.Run(ctx)
