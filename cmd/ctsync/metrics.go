@@ -208,7 +208,13 @@ func (m *metrics) attach(a *app.App) {
 		for _, g := range []*prometheus.GaugeVec{m.inProgress, m.usersRead, m.planned, m.done, m.mapped, m.parked, m.staged, m.quarantined, m.leaseHeld} {
 			g.WithLabelValues(name).Set(0)
 		}
-		m.refresh(name)
+	}
+	// One bound for all pairs: a slow store must not hold start-up back
+	// for long (the first cycles read it again anyway).
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	for _, p := range a.Pairs {
+		m.refresh(ctx, p.PairName)
 	}
 }
 
@@ -263,7 +269,9 @@ func (m *metrics) observe(r worker.Report) {
 	// The cycle released its lease before reporting.
 	m.leaseHeld.WithLabelValues(r.Pair).Set(0)
 	m.quarantined.WithLabelValues(r.Pair).Set(boolFloat(r.Quarantined))
-	m.refresh(r.Pair)
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	m.refresh(ctx, r.Pair)
 }
 
 func isNotWritten(kind string) bool {
@@ -276,16 +284,14 @@ func isNotWritten(kind string) bool {
 }
 
 // refresh reads pair's map size, parked users, staged actions and
-// quarantine from the store. A failed read leaves the gauges as they were
-// (the store's error is counted by ctsync_store_operation_errors_total);
-// after shutdown began nothing is read, so that a store that is down does
-// not hold the daemon's exit back.
-func (m *metrics) refresh(pair string) {
-	if m.store == nil || m.ctx.Err() != nil {
+// quarantine from the store, within ctx (derived from the daemon's, so
+// that after shutdown began nothing is read and a store that is down does
+// not hold the exit back). A failed read leaves the gauges as they were
+// (the store's error is counted by ctsync_store_operation_errors_total).
+func (m *metrics) refresh(ctx context.Context, pair string) {
+	if m.store == nil || ctx.Err() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
-	defer cancel()
 	if st, err := m.store.Status(ctx, pair); err == nil {
 		m.parked.WithLabelValues(pair).Set(float64(st.Counts["parked"]))
 		m.staged.WithLabelValues(pair).Set(float64(st.StagedCount))

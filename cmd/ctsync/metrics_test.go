@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
+	"github.com/ctsync/ctsync/internal/storemetrics"
 	"github.com/ctsync/ctsync/sync/worker"
 )
 
@@ -314,5 +316,51 @@ func TestOperatorKitPromtool(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "rules", file).CombinedOutput(); err != nil {
 		t.Errorf("dashboard queries: %v\n%s", err, out)
+	}
+}
+
+// TestMetricsReadStoreGauges: at start-up the map size, parked users,
+// staged actions and quarantine of each pair come from the store, and
+// the store's operations are timed by op.
+func TestMetricsReadStoreGauges(t *testing.T) {
+	ctx := context.Background()
+	st, err := guestmap.Open(ctx, filepath.Join(t.TempDir(), "state.db"), guestmap.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const pair = "contoso-to-fabrikam"
+	lease, err := st.Acquire(ctx, pair, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Apply(ctx, lease, guestmap.Batch{
+		Put: []guestmap.Entry{
+			{SourceID: "u1", GuestID: "g1", State: guestmap.StateActive},
+			{SourceID: "u2", State: guestmap.StateParked},
+			{SourceID: "u3", GuestID: "g3", State: guestmap.StateStaged},
+		},
+		Stage:      []guestmap.Staged{{SourceID: "u3", GuestID: "g3", Action: "soft-delete"}},
+		Status:     &guestmap.Status{Pair: pair, Counts: map[string]int{"parked": 1}},
+		Quarantine: &guestmap.Quarantine{On: true, Reason: "test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = lease.Release(ctx)
+
+	m := newMetrics(ctx)
+	cfg := &config.Config{}
+	opts := app.Options{}
+	m.wire(&opts)
+	m.attach(&app.App{Config: cfg, Store: storemetrics.Wrap(st, opts.StoreObserver), Pairs: []*worker.Pair{{PairName: pair}}})
+	for name, want := range map[string]float64{"mapped": 3, "parked": 1, "staged": 1, "quarantined": 1} {
+		g := map[string]*prometheus.GaugeVec{"mapped": m.mapped, "parked": m.parked, "staged": m.staged, "quarantined": m.quarantined}[name]
+		if v := testutil.ToFloat64(g.WithLabelValues(pair)); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	if n := histogramCount(t, m, "ctsync_store_operation_duration_seconds"); n != 2 {
+		t.Errorf("%d store operations timed, want 2 (status, count)", n)
 	}
 }
