@@ -122,8 +122,9 @@ func listenAddress(listen string) (addr string, loopback bool, err error) {
 	return net.JoinHostPort(host, port), ip != nil && ip.IsLoopback(), nil
 }
 
-// handler returns the listener's routes. Only POST /sync changes
-// anything; the rest is read-only and open (see docs/operating.md).
+// handler returns the listener's routes. Only POST /sync and POST
+// /api/v1/decide change anything, and they need the bearer token; the rest
+// is read-only and open (see docs/operating.md).
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
@@ -133,6 +134,13 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST /sync", s.syncNow)
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	apiRoutes(mux, s.app, s.hub) // read-only JSON for `ctsync status` and `ctsync logs`
+	// approve/reject through the daemon: the same token as POST /sync;
+	// without one configured, refused.
+	var authorized func(*http.Request) bool
+	if s.tokenSum != nil {
+		authorized = s.authorized
+	}
+	apiDecideRoutes(mux, s.app, authorized)
 	return mux
 }
 
