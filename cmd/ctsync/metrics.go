@@ -22,7 +22,7 @@ const (
 	resultOK        = "ok"        // the cycle did all its work
 	resultPartial   = "partial"   // it completed, with users parked for a retry
 	resultError     = "error"     // an error stopped it
-	resultSkipped   = "skipped"   // it did nothing: lease held elsewhere, quarantine
+	resultSkipped   = "skipped"   // it did nothing: another replica holds the lease
 	resultCancelled = "cancelled" // the daemon's shutdown stopped it
 )
 
@@ -85,7 +85,7 @@ func newMetrics(ctx context.Context) *metrics {
 	}
 
 	m.cycles = counter("ctsync_cycles_total",
-		"Cycles ended, by pair and result: ok, partial (users parked for a retry), error, skipped (lease held by another replica, or quarantine), cancelled (stopped by the daemon's shutdown).",
+		"Cycles ended, by pair and result: ok, partial (users parked for a retry), error, skipped (another replica holds the lease), cancelled (stopped by the daemon's shutdown).",
 		"pair", "result")
 	m.actions = counter("ctsync_actions_total",
 		"Changes written to the target tenant, one per user and action, by pair and action (create, adopt, update, restore, disable, soft-delete, hard-delete, manager). Users left as they were are counted by ctsync_users_not_written_total.",
