@@ -61,6 +61,8 @@ type metrics struct {
 	storeDuration                          *prometheus.HistogramVec
 	storeErrors                            *prometheus.CounterVec
 	interval                               prometheus.Gauge
+	// http serves reg (built once: it registers its own error counter).
+	http http.Handler
 }
 
 // newMetrics creates the registry and every collector; ctx is the
@@ -142,6 +144,10 @@ func newMetrics(ctx context.Context) *metrics {
 	m.reg.MustRegister(info,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.http = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:          m.reg, // counts its own scrape errors
+		EnableOpenMetrics: true,
+	})
 	return m
 }
 
@@ -220,16 +226,11 @@ func (m *metrics) attach(a *app.App) {
 
 // handler serves the registry in the Prometheus text format (or
 // OpenMetrics, when the scraper asks for it).
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		Registry:          m.reg, // counts its own scrape errors
-		EnableOpenMetrics: true,
-	})
-}
+func (m *metrics) handler() http.Handler { return m.http }
 
 // serve is handler as a HandlerFunc, for the listener until it mounts
 // handler itself.
-func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler().ServeHTTP(w, r) }
+func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.http.ServeHTTP(w, r) }
 
 // resultOf classifies a cycle's report for ctsync_cycles_total. Once the
 // daemon's shutdown has begun, an error or parked users are the shutdown's
