@@ -227,7 +227,9 @@ func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full 
 	for _, u := range read {
 		seen[u.ID] = true
 	}
-	needScan := full || c.members != nil || c.status.Counts["parked"] > 0 || len(c.staged) > 0
+	// After a failed cycle the parked count is stale (only a finished
+	// cycle counts): scan, so users it parked come back.
+	needScan := full || c.members != nil || c.status.Counts["parked"] > 0 || len(c.staged) > 0 || c.status.ConsecutiveFailures > 0
 	if !needScan {
 		return nil, nil
 	}

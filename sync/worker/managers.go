@@ -27,20 +27,16 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 	for _, id := range c.left {
 		left[id] = true
 	}
-	type fix struct {
-		e       guestmap.Entry
-		manager any // guest ID, or nil to clear
-	}
-	var fixes []fix
+	var fixes []managerFix
 	err = p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
 		for _, e := range page {
 			if e.ManagerSourceID == "" || e.GuestID == "" || (e.State != guestmap.StateActive && e.State != guestmap.StateDisabled) {
 				continue
 			}
 			if m, ok := arrived[e.ManagerSourceID]; ok && m.GuestID != "" && m.State == guestmap.StateActive {
-				fixes = append(fixes, fix{e, m.GuestID})
+				fixes = append(fixes, managerFix{e, m.GuestID})
 			} else if left[e.ManagerSourceID] {
-				fixes = append(fixes, fix{e, nil})
+				fixes = append(fixes, managerFix{e, nil})
 			}
 		}
 		return nil
@@ -48,12 +44,18 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("scan map for direct reports: %w", err)
 	}
-	for _, f := range fixes {
+	for i, f := range fixes {
+		if ctx.Err() != nil {
+			return c.parkUnfixed(fixes[i:], context.Cause(ctx))
+		}
 		set := map[string]any{directory.PropManager: f.manager}
 		rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
 			Action: "manager", Result: "ok", Changes: changesOf(set, nil)}
 		b := guestmap.Batch{}
 		if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
+			if ctx.Err() != nil {
+				return c.parkUnfixed(fixes[i:], context.Cause(ctx))
+			}
 			// Parked, so the user is planned again after its backoff and
 			// the manager written then; nothing else brings it back, as
 			// the user itself did not change at the source.
@@ -69,6 +71,34 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// managerFix is one guest whose manager reference must be written.
+type managerFix struct {
+	e       guestmap.Entry
+	manager any // guest ID, or nil to clear
+}
+
+// parkUnfixed parks the guests whose manager an interrupted cycle (a
+// shutdown, a lost lease, the cycle timeout) did not get to, so the next
+// cycle writes them: nothing else would, as their users did not change at
+// the source. It writes with a short context of its own (the cycle's is
+// done); the lease still fences it. It returns the interruption.
+func (c *cycle) parkUnfixed(rest []managerFix, cause error) error {
+	p := c.p
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b := guestmap.Batch{}
+	for _, f := range rest {
+		e := parkManager(f.e, f.manager != nil, fmt.Errorf("cycle interrupted before the manager was written: %w", cause), p.now(), p.Retry)
+		e.NextRetry = p.now() // due at once: this was no failure of the user's
+		b.Put = append(b.Put, e)
+	}
+	err := fmt.Errorf("cycle interrupted while writing managers (%d left, parked for the next cycle): %w", len(rest), cause)
+	if aerr := p.Store.Apply(ctx, c.lease, b); aerr != nil {
+		return fmt.Errorf("%w; parking them failed too: %w", err, aerr)
+	}
+	return err
 }
 
 // parkManager returns e parked after a failed manager update. A failed
