@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -148,7 +149,11 @@ func TestRunDaemon(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	b, _ := os.ReadFile(h.cfgPath)
-	cfg := strings.Replace(string(b), "interval = \"1m\"", "interval = \"1h\"\nlisten = \""+addr+"\"", 1)
+	tokenFile := filepath.Join(t.TempDir(), "listen-token")
+	if err := os.WriteFile(tokenFile, []byte("run-daemon-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "interval = \"1m\"", "interval = \"1h\"\nlisten = \""+addr+"\"\nlisten_token_file = \""+tokenFile+"\"", 1)
 	if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +189,10 @@ func TestRunDaemon(t *testing.T) {
 	})
 	// A joiner waits for the hour-long interval, unless someone says now.
 	pia := h.addMember(h.src, map[string]any{"displayName": "Pia Now"})
-	resp, err := http.Post("http://"+addr+"/sync", "text/plain", nil)
+	req, _ := http.NewRequest("POST", "http://"+addr+"/sync", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer run-daemon-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /sync: %v %v", err, resp)
 	}

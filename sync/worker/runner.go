@@ -52,11 +52,14 @@ type Runner struct {
 	Log          *slog.Logger
 	// OnReport, when set, receives every cycle's report (metrics, tests).
 	OnReport func(Report)
-	// SyncNowWindow coalesces sync-now requests: a request is answered by
-	// the pair's cycle that started less than this long before it (running
-	// or done), so a burst of requests causes at most one extra cycle per
-	// pair. Default 10s.
-	SyncNowWindow time.Duration
+	// SyncNowQuiet and SyncNowMaxDelay coalesce sync-now requests: a
+	// request is answered by the pair's next cycle to start after it, and
+	// that cycle starts once requests have been quiet for SyncNowQuiet
+	// (default 2s), or SyncNowMaxDelay (default 10s) after the first of
+	// them, so a burst of requests causes one extra cycle per pair, not
+	// one per request. Both run on the wall clock, like the requests.
+	SyncNowQuiet    time.Duration
+	SyncNowMaxDelay time.Duration
 	// StillQuarantined, when set, tells whether a pair whose last cycle
 	// reported quarantine is quarantined still (an admin may have lifted
 	// it). Sync-now requests never cycle a quarantined pair early: a pair
@@ -95,8 +98,11 @@ func (r *Runner) init() {
 		if r.CycleTimeout <= 0 {
 			r.CycleTimeout = 30 * time.Minute
 		}
-		if r.SyncNowWindow <= 0 {
-			r.SyncNowWindow = 10 * time.Second
+		if r.SyncNowQuiet <= 0 {
+			r.SyncNowQuiet = 2 * time.Second
+		}
+		if r.SyncNowMaxDelay <= 0 {
+			r.SyncNowMaxDelay = 10 * time.Second
 		}
 	})
 }
@@ -113,12 +119,11 @@ func (r *Runner) LastTick() time.Time {
 }
 
 // SyncNow asks every pair to start its next cycle now instead of waiting for
-// its interval (SIGHUP, POST /sync). Requests coalesce: a pair whose cycle
-// started less than SyncNowWindow before the request (running or done) is
-// not cycled again for it; a pair whose longer cycle is still running
-// starts another when it ends; a quarantined pair waits for its
-// quarantine interval (see StillQuarantined). Safe to call from any
-// goroutine, any number of times.
+// its interval (SIGHUP, POST /sync). Requests coalesce: a pair starts one
+// cycle for all the requests made before it starts, a moment after they
+// stop coming (SyncNowQuiet); a pair in a cycle starts another when it
+// ends; a quarantined pair waits for its quarantine interval (see
+// StillQuarantined). Safe to call from any goroutine, any number of times.
 func (r *Runner) SyncNow() {
 	r.init()
 	r.requested.Store(r.Clock.Now().UnixNano())
@@ -188,26 +193,36 @@ func (r *Runner) loop(ctx context.Context, p Cycler, trigger <-chan struct{}) {
 }
 
 // wait returns when the pair's next cycle is due: its interval passed
-// (timer), or a sync-now request that the cycle started at start does not
-// answer arrived. Requests a quarantined pair must not heed are dropped
-// without restarting the timer.
+// (timer), or sync-now requests made after the cycle that started at start
+// have been quiet for SyncNowQuiet (or waited SyncNowMaxDelay). Requests
+// a quarantined pair must not heed are dropped without restarting the
+// timer.
 func (r *Runner) wait(ctx context.Context, pair string, start time.Time, quarantined bool, timer <-chan time.Time, trigger <-chan struct{}) {
+	var quiet <-chan time.Time // nil until a request needs a cycle
+	var first time.Time        // wall time of the first such request
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer:
 			return
+		case <-quiet:
+			return
 		case <-trigger:
 			asked := time.Unix(0, r.requested.Load())
-			if asked.Sub(start) < r.SyncNowWindow {
-				continue // the last cycle answers it: coalesced
+			if !asked.After(start) {
+				continue // made before the last cycle started: answered
 			}
 			if quarantined && (r.StillQuarantined == nil || r.StillQuarantined(ctx, pair)) {
 				r.Log.Info("sync-now request ignored: the pair is quarantined", "pair", pair)
 				continue
 			}
-			return
+			now := time.Now()
+			if quiet == nil {
+				first = now
+			}
+			d := min(r.SyncNowQuiet, max(r.SyncNowMaxDelay-now.Sub(first), 0))
+			quiet = time.After(d)
 		}
 	}
 }

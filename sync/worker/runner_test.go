@@ -80,7 +80,7 @@ func TestRunScheduleTriggerAndShutdown(t *testing.T) {
 	q := &funcPair{name: "q", fn: func(int32) Report { panic("every time") }}
 	var reports atomic.Int32
 	r := &Runner{Pairs: []Cycler{p, q}, Clock: clock, Log: quietLog(), Interval: time.Minute,
-		CycleTimeout: time.Second, OnReport: func(Report) { reports.Add(1) }}
+		CycleTimeout: time.Second, OnReport: func(Report) { reports.Add(1) }, SyncNowQuiet: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -103,8 +103,8 @@ func TestRunScheduleTriggerAndShutdown(t *testing.T) {
 	if p.n.Load() != 2 || q.n.Load() != 2 {
 		t.Fatalf("after interval: p=%d q=%d", p.n.Load(), q.n.Load())
 	}
-	// The trigger alone (no interval passing) starts a cycle, once the
-	// last cycle is older than the coalescing window.
+	// The trigger alone (no interval passing) starts a cycle. (The fake
+	// clock moves so the request comes after the last cycle's start.)
 	clock.mu.Lock()
 	clock.now = clock.now.Add(time.Minute)
 	clock.mu.Unlock()
@@ -125,12 +125,12 @@ func TestRunScheduleTriggerAndShutdown(t *testing.T) {
 }
 
 // TestSyncNowCoalescesBurst: a burst of requests after a pair's cycle
-// causes one extra cycle, not one per request, and a quarantined pair
-// ignores requests until an admin lifts its quarantine.
+// causes one extra cycle, not one per request.
 func TestSyncNowCoalescesBurst(t *testing.T) {
 	clock := newFakeClock()
 	p := &funcPair{name: "p", fn: func(int32) Report { return Report{} }}
-	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second}
+	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second,
+		SyncNowQuiet: 20 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -161,13 +161,16 @@ func TestSyncNowCoalescesBurst(t *testing.T) {
 	}
 }
 
+// TestSyncNowRespectsQuarantine: a quarantined pair ignores requests
+// until an admin lifts its quarantine.
 func TestSyncNowRespectsQuarantine(t *testing.T) {
 	clock := newFakeClock()
 	p := &funcPair{name: "p", fn: func(int32) Report { return Report{Quarantined: true} }}
 	var lifted atomic.Bool
 	asked := make(chan struct{}, 10)
 	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second,
-		StillQuarantined: func(context.Context, string) bool { asked <- struct{}{}; return !lifted.Load() }}
+		StillQuarantined: func(context.Context, string) bool { asked <- struct{}{}; return !lifted.Load() },
+		SyncNowQuiet:     time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
