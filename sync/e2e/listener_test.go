@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctsync/ctsync/guestmap"
 )
 
 // lockedBuffer is a daemon's stderr, read while it is written.
@@ -477,4 +479,57 @@ func TestIdleConnectionsDoNotStopLivez(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	t.Fatalf("/livez did not answer with %d idle connections held: %s\n%s", held, last, d.log)
+}
+
+// TestSyncNowRespectsQuarantine: a pair quarantined in the store is not
+// cycled early by POST /sync (the other pair is); once an admin lifts the
+// quarantine, a POST cycles it again.
+func TestSyncNowRespectsQuarantine(t *testing.T) {
+	h := newHarness(t, setup{users: 3})
+	cfg, token := h.listenerConfig(nil)
+	d := startDaemon(t, cfg, token)
+	d.waitCycles(meshPairs, 1, time.Minute)
+	quarantined, other := meshPairs[0], meshPairs[1]
+
+	// Quarantine the pair as a cycle would (under its lease; the daemon
+	// holds it only while cycling).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lease, err := h.app.Store.Acquire(h.ctx, quarantined, 10*time.Second)
+		if err == nil {
+			q := guestmap.Quarantine{On: true, Since: time.Now(), Reason: "test: quarantined by hand"}
+			err = h.app.Store.Apply(h.ctx, lease, guestmap.Batch{Quarantine: &q})
+			_ = lease.Release(h.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("take the lease of %s: %v", quarantined, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := map[string]int{quarantined: d.cycles(quarantined), other: d.cycles(other)}
+	for range 3 {
+		if code := d.post(token, "application/json", nil); code != http.StatusAccepted {
+			t.Fatalf("POST /sync: %d", code)
+		}
+	}
+	d.waitCycles([]string{other}, before[other]+1, time.Minute)
+	time.Sleep(2 * syncNowQuiet) // the quarantined pair's request was quiet as long
+	if n := d.cycles(quarantined); n != before[quarantined] {
+		t.Errorf("the quarantined pair ran %d cycles on request:\n%s", n-before[quarantined], d.log)
+	}
+	if !strings.Contains(d.log.String(), "sync-now request ignored: the pair is quarantined") {
+		t.Errorf("the daemon did not say it ignored the request:\n%s", d.log)
+	}
+
+	if err := h.app.Store.ClearQuarantine(h.ctx, quarantined); err != nil { // ctsync reset --quarantine
+		t.Fatal(err)
+	}
+	if code := d.post(token, "application/json", nil); code != http.StatusAccepted {
+		t.Fatalf("POST /sync: %d", code)
+	}
+	d.waitCycles([]string{quarantined}, before[quarantined]+1, time.Minute)
 }

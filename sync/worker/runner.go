@@ -60,12 +60,13 @@ type Runner struct {
 	// one per request. Both run on the wall clock, like the requests.
 	SyncNowQuiet    time.Duration
 	SyncNowMaxDelay time.Duration
-	// StillQuarantined, when set, tells whether a pair whose last cycle
-	// reported quarantine is quarantined still (an admin may have lifted
-	// it). Sync-now requests never cycle a quarantined pair early: a pair
-	// in quarantine fails most of its writes, and hammering the target is
-	// what quarantine is there to stop. When nil, a pair whose last cycle
-	// was quarantined ignores requests until its next cycle.
+	// StillQuarantined, when set, tells whether a pair is quarantined now
+	// (in the store: an admin may have lifted it, or a replica set it,
+	// since the pair's last cycle). Sync-now requests never cycle a
+	// quarantined pair early: a pair in quarantine fails most of its
+	// writes, and hammering the target is what quarantine is there to
+	// stop. When nil, a pair whose last cycle reported quarantine ignores
+	// requests until its next cycle.
 	StillQuarantined func(ctx context.Context, pair string) bool
 
 	once    sync.Once
@@ -194,9 +195,9 @@ func (r *Runner) loop(ctx context.Context, p Cycler, trigger <-chan struct{}) {
 
 // wait returns when the pair's next cycle is due: its interval passed
 // (timer), or sync-now requests made after the cycle that started at start
-// have been quiet for SyncNowQuiet (or waited SyncNowMaxDelay). Requests
-// a quarantined pair must not heed are dropped without restarting the
-// timer.
+// have been quiet for SyncNowQuiet (or waited SyncNowMaxDelay) and the
+// pair is not quarantined. Requests a quarantined pair must not heed are
+// dropped without restarting the timer.
 func (r *Runner) wait(ctx context.Context, pair string, start time.Time, quarantined bool, timer <-chan time.Time, trigger <-chan struct{}) {
 	var quiet <-chan time.Time // nil until a request needs a cycle
 	var first time.Time        // wall time of the first such request
@@ -207,13 +208,21 @@ func (r *Runner) wait(ctx context.Context, pair string, start time.Time, quarant
 		case <-timer:
 			return
 		case <-quiet:
+			// Asked once per burst, just before the early cycle: an admin
+			// may have quarantined or released the pair since its last
+			// cycle.
+			if r.StillQuarantined != nil && r.StillQuarantined(ctx, pair) {
+				r.Log.Info("sync-now request ignored: the pair is quarantined", "pair", pair)
+				quiet = nil
+				continue
+			}
 			return
 		case <-trigger:
 			asked := time.Unix(0, r.requested.Load())
 			if !asked.After(start) {
 				continue // made before the last cycle started: answered
 			}
-			if quarantined && (r.StillQuarantined == nil || r.StillQuarantined(ctx, pair)) {
+			if quarantined && r.StillQuarantined == nil {
 				r.Log.Info("sync-now request ignored: the pair is quarantined", "pair", pair)
 				continue
 			}
