@@ -208,3 +208,24 @@ func TestStatusPageEscapes(t *testing.T) {
 		t.Errorf("no progress bar of 2 of 8:\n%s", out)
 	}
 }
+
+// TestStartBindsLoopback: a listen address without a host binds
+// 127.0.0.1, and the served probes answer through the guarded listener.
+func TestStartBindsLoopback(t *testing.T) {
+	s, _ := testServer(t)
+	if err := s.start(t.Context(), ":0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	if !strings.HasPrefix(s.Addr(), "127.0.0.1:") {
+		t.Fatalf("\":0\" bound %s, want 127.0.0.1", s.Addr())
+	}
+	resp, err := http.Get("http://" + s.Addr() + "/livez")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/livez: %d", resp.StatusCode)
+	}
+}
