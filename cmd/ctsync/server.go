@@ -39,8 +39,9 @@ const (
 	// livezStartup is how long /livez answers "starting" before the
 	// scheduler's first tick.
 	livezStartup = time.Minute
-	// readyzStoreTimeout bounds the store check of /readyz, well within a
-	// Kubernetes probe's default 1s timeout... plus some slack for Redis.
+	// readyzStoreTimeout bounds the store check of /readyz, so a probe
+	// with the timeoutSeconds: 3 docs/operating.md suggests gets an answer
+	// (503, naming the store) rather than a timeout.
 	readyzStoreTimeout = 2 * time.Second
 )
 
