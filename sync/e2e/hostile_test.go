@@ -372,8 +372,8 @@ func TestHostileMapRebuild(t *testing.T) {
 	}
 	// An admin rebuilds a lost map long after the guests were stamped; the
 	// rebuild lists them through the search index, which Graph documents
-	// as lagging, so let it catch up first.
-	time.Sleep(m.sim.Realism().IndexLag + time.Second)
+	// as lagging, so let a minute pass (the index lags by seconds).
+	m.intervalPasses()
 	if code, out := m.ctsync("reset", "--pair", pairCF, "--map"); code != 0 {
 		t.Fatalf("reset --map: exit %d\n%s", code, out)
 	}
