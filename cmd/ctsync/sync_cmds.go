@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -113,7 +112,7 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 		}
 	}()
 	if listen := a.Config.Worker.Listen; listen != "" {
-		srv, err := newServer(a, r, hub, http.HandlerFunc(m.serve))
+		srv, err := newServer(a, r, hub, m.handler())
 		if err == nil {
 			err = srv.start(ctx, listen)
 		}
