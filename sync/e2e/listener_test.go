@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,6 +266,8 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 	}
 	start := time.Now()
 	var accepted atomic.Int32
+	var sentMu sync.Mutex
+	var sent []time.Time
 	var wg sync.WaitGroup
 	jobs := make(chan struct{}, 1000)
 	for range 1000 {
@@ -274,6 +277,9 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 	for range 50 {
 		wg.Go(func() {
 			for range jobs {
+				sentMu.Lock()
+				sent = append(sent, time.Now())
+				sentMu.Unlock()
 				if d.post(token, "application/json", nil) == http.StatusAccepted {
 					accepted.Add(1)
 				}
@@ -282,6 +288,14 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 	}
 	wg.Wait()
 	burst := time.Since(start)
+	// The bound holds for a burst without a pause as long as the quiet
+	// period that ends it; on a machine slow enough to pause that long
+	// mid-burst the check would measure the machine, not ctsync.
+	slices.SortFunc(sent, func(a, b time.Time) int { return a.Compare(b) })
+	var gap time.Duration
+	for i := 1; i < len(sent); i++ {
+		gap = max(gap, sent[i].Sub(sent[i-1]))
+	}
 	if accepted.Load() != 1000 {
 		t.Errorf("%d of 1,000 authorised POSTs accepted", accepted.Load())
 	}
@@ -292,8 +306,8 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 	// ...and no other comes (the interval is a minute; watch a few
 	// seconds more).
 	time.Sleep(2 * syncNowQuiet)
-	if burst >= syncNowQuiet {
-		t.Logf("the burst took %s, as long as the quiet period that ends it: not checking the upper bound", burst)
+	if gap >= syncNowQuiet/2 {
+		t.Logf("the burst paused %s between two requests, near the quiet period that ends it: not checking the upper bound", gap)
 	} else {
 		for _, p := range meshPairs {
 			if extra := d.cycles(p) - before[p]; extra > 1 {
@@ -304,7 +318,7 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 	if strings.Contains(d.log.String(), token) {
 		t.Error("the token is in the daemon's log")
 	}
-	t.Logf("burst of 1,000 POSTs in %s; cycles per pair before %v, after %d/%d", burst.Round(time.Millisecond), before, d.cycles(meshPairs[0]), d.cycles(meshPairs[1]))
+	t.Logf("burst of 1,000 POSTs in %s (longest pause %s); cycles per pair before %v, after %d/%d", burst.Round(time.Millisecond), gap.Round(time.Millisecond), before, d.cycles(meshPairs[0]), d.cycles(meshPairs[1]))
 }
 
 // TestReadyz: /readyz is unready while a tenant's credential never signed
@@ -312,6 +326,7 @@ func TestListenerRefusesAndCoalesces(t *testing.T) {
 // the secret is right (after a restart: secrets are read at start) and the
 // store is back; /livez stays ok throughout.
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, setup{users: 3})
 	wrong := filepath.Join(t.TempDir(), "wrong-secret")
 	if err := os.WriteFile(wrong, []byte("not-the-secret\n"), 0o600); err != nil {
@@ -485,6 +500,7 @@ func TestIdleConnectionsDoNotStopLivez(t *testing.T) {
 // cycled early by POST /sync (the other pair is); once an admin lifts the
 // quarantine, a POST cycles it again.
 func TestSyncNowRespectsQuarantine(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, setup{users: 3})
 	cfg, token := h.listenerConfig(nil)
 	d := startDaemon(t, cfg, token)

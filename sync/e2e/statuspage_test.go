@@ -52,6 +52,7 @@ func screenshotDir(t *testing.T) string {
 // reason), checks that directory text cannot inject markup, and saves
 // screenshots.
 func TestStatusPageInChromium(t *testing.T) {
+	t.Parallel()
 	chromium := chromiumPath(t)
 	h := newHarness(t, setup{users: 300})
 	// A source user whose mail a member of the target already has: a
