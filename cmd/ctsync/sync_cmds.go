@@ -113,10 +113,11 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	}()
 	if listen := a.Config.Worker.Listen; listen != "" {
 		srv, err := newServer(a, r, hub, m.handler())
-		if err == nil {
-			err = srv.start(ctx, listen)
-		}
 		if err != nil {
+			e.errorf("%v", err) // the listener's token could not be read
+			return exitUsage
+		}
+		if err := srv.start(ctx, listen); err != nil {
 			e.errorf("listen on %s: %v", listen, err)
 			return exitUsage
 		}
