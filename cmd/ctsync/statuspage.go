@@ -175,7 +175,9 @@ func (s *server) buildPage(ctx context.Context) pageData {
 			if !status.CycleEnd.IsZero() {
 				row.Duration = roundDuration(status.CycleEnd.Sub(status.CycleStart))
 			}
-			row.Counts = countsText(status.Counts)
+			if !status.CycleEnd.IsZero() {
+				row.Counts = countsText(status.Counts)
+			}
 			if len(status.History) > 0 {
 				last := cycleOf(p.PairName, status.History[0])
 				row.Result = last.Result
@@ -220,7 +222,8 @@ func (s *server) buildPage(ctx context.Context) pageData {
 		}
 		d.Pairs = append(d.Pairs, row)
 
-		s.addParked(ctx, &d, p.PairName, problem)
+		_, isRunning := running[p.PairName]
+		s.addParked(ctx, &d, p.PairName, isRunning, problem)
 		if staged, err := st.Staged(ctx, p.PairName); err != nil {
 			problem("staged actions of "+p.PairName, err)
 		} else {
@@ -253,11 +256,12 @@ func (s *server) buildPage(ctx context.Context) pageData {
 
 // addParked scans pair's map for parked users (a full scan: the store
 // keeps no index of them), keeping the first parkedShown over all pairs
-// and counting the rest.
-func (s *server) addParked(ctx context.Context, d *pageData, pair string, problem func(string, error)) {
+// and counting the rest. While the pair's cycle runs, its pre-invitation
+// marks are invitations in flight, not parked users.
+func (s *server) addParked(ctx context.Context, d *pageData, pair string, running bool, problem func(string, error)) {
 	err := s.app.Store.Scan(ctx, pair, func(page []guestmap.Entry) error {
 		for _, e := range page {
-			if e.State != guestmap.StateParked {
+			if e.State != guestmap.StateParked || (running && e.LastError == worker.MarkReason) {
 				continue
 			}
 			d.ParkedTotal++

@@ -132,8 +132,9 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 
-	// While the first cycle applies its changes: a determinate bar.
-	text := until(`document.querySelector("progress.cycle[max]") !== null && Number(document.querySelector("progress.cycle[max]").value) > 0`,
+	// While the first cycle applies its changes: a determinate bar, a
+	// fifth of the way or more so the screenshot shows it.
+	text := until(`Array.from(document.querySelectorAll("progress.cycle[max]")).some(p => p.value >= p.max / 5 && p.value < p.max)`,
 		2*time.Minute, "a running cycle's progress bar")
 	for _, want := range []string{"contoso-to-fabrikam", "fabrikam-to-contoso", "contoso → fabrikam", "running: apply", "changes applied", "users read"} {
 		if !strings.Contains(text, want) {

@@ -11,6 +11,12 @@ import (
 	"github.com/ctsync/ctsync/sync/plan"
 )
 
+// MarkReason is the LastError of a pre-invitation mark, the parked entry
+// written just before POST /invitations. While the pair's cycle runs it is
+// an invitation in flight; after a crash it is a parked user whose retry
+// takes the invited guest back.
+const MarkReason = "invitation in progress"
+
 // create runs the crash-safe, duplicate-free create path: lock the user,
 // re-check the map, find candidates (our stamp, then the mail), confirm an
 // adoption on a read by ID, else mark and invite, judge the guest the
@@ -80,7 +86,7 @@ func (c *cycle) invite(ctx context.Context, ch plan.Change, in plan.MatchInput) 
 	// attempt adopts the unstamped guest it finds by mail (or that the
 	// invitation returns) instead of treating it as someone else's.
 	mark := guestmap.Entry{SourceID: ch.SourceID, Stamp: in.Stamp, State: guestmap.StateParked, Created: p.now(),
-		NextRetry: p.now().Add(p.Retry.Delay(1)), LastError: "invitation in progress", Attempts: 1}
+		NextRetry: p.now().Add(p.Retry.Delay(1)), LastError: MarkReason, Attempts: 1}
 	if err := p.Store.Apply(ctx, c.lease, guestmap.Batch{Put: []guestmap.Entry{mark}}); err != nil {
 		return plan.MatchResult{}, fmt.Errorf("%w: mark invitation: %w", errFatal, err)
 	}
