@@ -169,8 +169,14 @@ func TestSyncNowRespectsQuarantine(t *testing.T) {
 	var lifted atomic.Bool
 	asked := make(chan struct{}, 10)
 	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Minute, CycleTimeout: time.Second,
-		StillQuarantined: func(context.Context, string) bool { asked <- struct{}{}; return !lifted.Load() },
-		SyncNowQuiet:     time.Millisecond}
+		StillQuarantined: func(context.Context, string) bool {
+			// Read before signalling, so the test's next step cannot change
+			// this answer.
+			still := !lifted.Load()
+			asked <- struct{}{}
+			return still
+		},
+		SyncNowQuiet: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
