@@ -41,20 +41,6 @@ var meshTenants = []string{"contoso", "fabrikam", "northwind"}
 // pairCF is the pair the single-pair scenarios drive.
 const pairCF = "contoso-to-fabrikam"
 
-// hostileGateEnv names the variable that runs the tests stating behaviour
-// the worker does not have yet (issue 10): without it they skip, so CI
-// stays green until the lead's worker changes land and remove the guard.
-const hostileGateEnv = "CTSYNC_E2E_HOSTILE"
-
-// needsIssue10Worker skips a test whose assertions wait for issue 10's
-// worker changes, unless CTSYNC_E2E_HOSTILE is set.
-func needsIssue10Worker(tb testing.TB) {
-	tb.Helper()
-	if os.Getenv(hostileGateEnv) == "" {
-		tb.Skipf("issue 10: states ownership and consistency rules the worker does not have yet; %s=1 runs it", hostileGateEnv)
-	}
-}
-
 // mesh is a three-tenant hostile simulator with a private Redis and a
 // ctsync configuration of its six pairs.
 type mesh struct {
