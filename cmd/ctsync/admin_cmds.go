@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/internal/textsafe"
@@ -85,7 +86,7 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	case api != "":
 		// The daemon holds the embedded store: it records the decision.
 		var resp decideResponse
-		resp, err = apiDecide(ctx, *path, api, decideRequest{Pair: *pair, Decision: d, Users: ids, By: by})
+		err = apiPost(ctx, *path, api, "/api/v1/decide", decideRequest{Pair: *pair, Decision: d, Users: ids, By: by}, &resp, time.Minute)
 		n, staged = resp.Decided, resp.Staged
 	default:
 		return code
@@ -101,43 +102,70 @@ func runDecide(ctx context.Context, e *env, fs *flag.FlagSet, args []string, d g
 	return exitOK
 }
 
-// apiDecide posts a decision to the daemon's API with the listener's
-// bearer token, read as the daemon reads it (the configuration at path).
-func apiDecide(ctx context.Context, path, api string, req decideRequest) (decideResponse, error) {
-	var resp decideResponse
+// apiPost posts req as JSON to the daemon's API at route with the
+// listener's bearer token, read as the daemon reads it (the configuration
+// at path), and decodes the answer into resp. timeout bounds the request
+// when positive; the caller's ctx alone otherwise.
+func apiPost(ctx context.Context, path, api, route string, req, resp any, timeout time.Duration) error {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return resp, err
+		return err
 	}
 	token, err := readListenToken(cfg.Worker)
 	if err != nil {
-		return resp, err
+		return err
 	}
 	if token == "" {
-		return resp, errors.New("the embedded store is held by the running daemon, and deciding through it needs its bearer token: set worker.listen_token_file or worker.listen_token_env")
+		return errors.New("the embedded store is held by the running daemon, and changing it through the daemon needs its bearer token: set worker.listen_token_file or worker.listen_token_env")
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return resp, err
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/v1/decide", bytes.NewReader(body))
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, api+route, bytes.NewReader(body))
 	if err != nil {
-		return resp, err
+		return err
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(hr)
 	if err != nil {
-		return resp, fmt.Errorf("ask the running daemon: %w", err)
+		return fmt.Errorf("ask the running daemon: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return resp, fmt.Errorf("ask the running daemon: POST /api/v1/decide: %s: %s", res.Status, termLine(string(b)))
+		return fmt.Errorf("ask the running daemon: POST %s: %s: %s", route, res.Status, termLine(string(b)))
 	}
-	return resp, json.NewDecoder(res.Body).Decode(&resp)
+	return json.NewDecoder(res.Body).Decode(resp)
+}
+
+// apiStream copies the body the daemon's API answers at u to w as it
+// comes. A daemon that fails half-way aborts the response, so a cut
+// stream is an error here, never a short success.
+func apiStream(ctx context.Context, u string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask the running daemon: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("ask the running daemon: GET %s: %s: %s", req.URL.Path, res.Status, termLine(string(b)))
+	}
+	if _, err := io.Copy(w, res.Body); err != nil {
+		return fmt.Errorf("ask the running daemon: GET %s: %w", req.URL.Path, err)
+	}
+	return nil
 }
 
 func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
@@ -146,40 +174,100 @@ func runReset(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int 
 	watermark := fs.Bool("watermark", false, "forget the delta link: the next cycle reads the source in full")
 	dropMap := fs.Bool("map", false, "forget the map (rebuild it with 'ctsync map rebuild'); implies --watermark")
 	quarantine := fs.Bool("quarantine", false, "lift the pair's quarantine")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, func() string {
-		if *pair == "" || !(*watermark || *dropMap || *quarantine) {
-			return "reset needs --pair and one of --watermark, --map, --quarantine"
-		}
-		return ""
-	})
-	if a == nil {
+	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	defer a.Close()
-	if *quarantine {
-		if err := a.Store.ClearQuarantine(ctx, *pair); err != nil {
-			e.errorf("%v", err)
-			return exitFailures
-		}
-		fmt.Fprintf(e.stdout, "%s: quarantine lifted\n", *pair)
+	if *pair == "" || !(*watermark || *dropMap || *quarantine) {
+		e.errorf("reset needs --pair and one of --watermark, --map, --quarantine")
+		return exitUsage
 	}
-	if *watermark || *dropMap {
-		lease, err := a.Store.Acquire(ctx, *pair, a.Config.Worker.LeaseTTL.Duration)
-		if err != nil {
-			e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
-			return exitFailures
-		}
-		defer lease.Release(context.WithoutCancel(ctx))
-		if err := a.Store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: *dropMap}); err != nil {
-			e.errorf("%v", err)
-			return exitFailures
-		}
-		fmt.Fprintf(e.stdout, "%s: delta link forgotten; the next cycle reads the source in full\n", *pair)
-		if *dropMap {
-			fmt.Fprintf(e.stdout, "%s: map forgotten; run 'ctsync map rebuild --pair %s' before the next cycle\n", *pair, *pair)
-		}
+	req := resetRequest{Pair: *pair, Watermark: *watermark || *dropMap, Map: *dropMap, Quarantine: *quarantine}
+	a, api, code := openOrAsk(ctx, e, *path, *pair)
+	var err error
+	switch {
+	case a != nil:
+		defer a.Close()
+		err = resetPair(ctx, a, req)
+	case api != "":
+		// The daemon holds the embedded store: it resets the pair.
+		err = apiPost(ctx, *path, api, "/api/v1/reset", req, &struct{}{}, time.Minute)
+	default:
+		return code
 	}
+	if err != nil {
+		e.errorf("%v", err)
+		return exitFailures
+	}
+	writeReset(e.stdout, req)
 	return exitOK
+}
+
+// resetRequest says what to forget of a pair: the arguments of `ctsync
+// reset` and the body of POST /api/v1/reset.
+type resetRequest struct {
+	Pair string `json:"pair"`
+	// Watermark forgets the delta link: the next cycle reads in full.
+	Watermark bool `json:"watermark,omitempty"`
+	// Map forgets the map too (and so the delta link).
+	Map bool `json:"map,omitempty"`
+	// Quarantine lifts the pair's quarantine.
+	Quarantine bool `json:"quarantine,omitempty"`
+}
+
+// resetPair carries out req with a's store: `ctsync reset` runs it when
+// it can open the store, the daemon (POST /api/v1/reset) when it holds it.
+// Forgetting the delta link or the map rewrites the pair's state, fenced
+// by the pair's lease; the lease is taken before anything changes, so a
+// cycle holding it (an error matching guestmap.ErrHeld) leaves the pair
+// untouched, its quarantine included, rather than half reset.
+func resetPair(ctx context.Context, a *app.App, req resetRequest) error {
+	var lease *guestmap.Lease
+	if req.Watermark || req.Map {
+		l, err := takeLease(ctx, a, req.Pair)
+		if err != nil {
+			return err
+		}
+		defer l.Release(context.WithoutCancel(ctx))
+		lease = l
+	}
+	if req.Quarantine {
+		if err := a.Store.ClearQuarantine(ctx, req.Pair); err != nil {
+			return err
+		}
+	}
+	if lease != nil {
+		if err := a.Store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: req.Map}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeReset says what resetPair did, once it succeeded.
+func writeReset(w io.Writer, req resetRequest) {
+	if req.Quarantine {
+		fmt.Fprintf(w, "%s: quarantine lifted\n", req.Pair)
+	}
+	if req.Watermark || req.Map {
+		fmt.Fprintf(w, "%s: delta link forgotten; the next cycle reads the source in full\n", req.Pair)
+	}
+	if req.Map {
+		fmt.Fprintf(w, "%s: map forgotten; run 'ctsync map rebuild --pair %s' before the next cycle\n", req.Pair, req.Pair)
+	}
+}
+
+// takeLease takes the pair's lease for a command that rewrites its state.
+// When a cycle (or another command) holds it, the error says so and
+// matches guestmap.ErrHeld, which the daemon's API answers with 409.
+func takeLease(ctx context.Context, a *app.App, pair string) (*guestmap.Lease, error) {
+	lease, err := a.Store.Acquire(ctx, pair, a.Config.Worker.LeaseTTL.Duration)
+	if errors.Is(err, guestmap.ErrHeld) {
+		return nil, fmt.Errorf("the lease of %s is held: a cycle of the pair (or another command) is running; try again when it ends: %w", pair, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take the lease of %s: %w", pair, err)
+	}
+	return lease, nil
 }
 
 func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
@@ -191,44 +279,48 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` (required)")
 	drop := fs.Bool("drop", false, "rebuild: forget every entry first (attributes are rewritten on the next cycle)")
-	a, code := parseAndOpen(ctx, e, fs, args[1:], path, pair, pairRequired(pair))
-	if a == nil {
+	if code, ok := parse(fs, args[1:]); !ok {
 		return code
 	}
-	defer a.Close()
+	if *pair == "" {
+		e.errorf("--pair is required")
+		return exitUsage
+	}
+	a, api, code := openOrAsk(ctx, e, *path, *pair)
+	if a == nil && api == "" {
+		return code
+	}
+	if a != nil {
+		defer a.Close()
+	}
 	if sub == "export" {
-		enc := json.NewEncoder(e.stdout)
-		err := a.Store.Scan(ctx, *pair, func(page []guestmap.Entry) error {
-			for _, en := range page {
-				if err := enc.Encode(en); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		var err error
+		if a != nil {
+			err = exportMap(ctx, a.Store, *pair, e.stdout)
+		} else {
+			// The daemon holds the embedded store: it streams the same
+			// lines, copied as they come.
+			err = apiStream(ctx, api+"/api/v1/map?"+url.Values{"pair": {*pair}}.Encode(), e.stdout)
+		}
 		if err != nil {
 			e.errorf("export %s: %v", *pair, err)
 			return exitFailures
 		}
 		return exitOK
 	}
-	p := a.Pair(*pair)
-	lease, err := a.Store.Acquire(ctx, *pair, a.Config.Worker.LeaseTTL.Duration)
-	if err != nil {
-		e.errorf("take the lease of %s (is a cycle running?): %v", *pair, err)
-		return exitFailures
+	req := rebuildRequest{Pair: *pair, Drop: *drop}
+	var (
+		res rebuildResponse
+		err error
+	)
+	if a != nil {
+		res, err = rebuildMap(ctx, a, req)
+	} else {
+		// No timeout of our own: the rebuild reads the target tenant in
+		// full, which takes as long as it takes; ^C stops the command,
+		// and the daemon's rebuild with it (its request is cancelled).
+		err = apiPost(ctx, *path, api, "/api/v1/map/rebuild", req, &res, 0)
 	}
-	defer lease.Release(context.WithoutCancel(ctx))
-	pages := func(yield func([]guestmap.Fact) error) error {
-		return p.Target.Stamped(ctx, func(users []directory.User) error {
-			facts := make([]guestmap.Fact, 0, len(users))
-			for _, u := range users {
-				facts = append(facts, guestmap.Fact{GuestID: u.ID, Stamp: u.Str(p.StampAttribute), GuestUPN: u.Str(directory.PropMail), Disabled: !u.Enabled()})
-			}
-			return yield(facts)
-		})
-	}
-	res, err := guestmap.Rebuild(ctx, a.Store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: *drop})
 	if err != nil {
 		e.errorf("%v", err)
 		return exitFailures
@@ -242,6 +334,84 @@ func runMap(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		return exitFailures
 	}
 	return exitOK
+}
+
+// exportMap writes the pair's map as JSON lines, one guestmap.Entry a
+// line: what `ctsync map export` prints and GET /api/v1/map streams.
+func exportMap(ctx context.Context, s guestmap.Store, pair string, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	return s.Scan(ctx, pair, func(page []guestmap.Entry) error {
+		for _, en := range page {
+			if err := enc.Encode(en); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// rebuildRequest is the body of POST /api/v1/map/rebuild: the arguments
+// of `ctsync map rebuild`.
+type rebuildRequest struct {
+	Pair string `json:"pair"`
+	// Drop forgets every entry first.
+	Drop bool `json:"drop,omitempty"`
+}
+
+// rebuildResponse is what a rebuild found (guestmap.RebuildResult, with
+// JSON names of its own so the API does not follow the package's fields).
+type rebuildResponse struct {
+	Facts      int                `json:"facts"`
+	Mapped     int                `json:"mapped"`
+	Removed    int                `json:"removed"`
+	Foreign    int                `json:"foreign"`
+	Duplicates []rebuildDuplicate `json:"duplicates,omitempty"`
+}
+
+// rebuildDuplicate is a further guest stamped for an already mapped
+// source user, left unmapped.
+type rebuildDuplicate struct {
+	GuestID string `json:"guestId"`
+	Stamp   string `json:"stamp"`
+}
+
+// errPairDisabled: a rebuild reads the pair's target tenant, which is
+// wired for enabled pairs only.
+var errPairDisabled = errors.New("the pair is disabled (disabled = true): enable it to rebuild its map")
+
+// rebuildMap rebuilds the pair's map from the stamps in its target tenant,
+// under the pair's lease (takeLease): `ctsync map rebuild` runs it when it
+// can open the store, the daemon (POST /api/v1/map/rebuild) when it holds
+// it.
+func rebuildMap(ctx context.Context, a *app.App, req rebuildRequest) (rebuildResponse, error) {
+	var out rebuildResponse
+	p := a.Pair(req.Pair)
+	if p == nil {
+		return out, fmt.Errorf("rebuild %s: %w", req.Pair, errPairDisabled)
+	}
+	lease, err := takeLease(ctx, a, req.Pair)
+	if err != nil {
+		return out, err
+	}
+	defer lease.Release(context.WithoutCancel(ctx))
+	pages := func(yield func([]guestmap.Fact) error) error {
+		return p.Target.Stamped(ctx, func(users []directory.User) error {
+			facts := make([]guestmap.Fact, 0, len(users))
+			for _, u := range users {
+				facts = append(facts, guestmap.Fact{GuestID: u.ID, Stamp: u.Str(p.StampAttribute), GuestUPN: u.Str(directory.PropMail), Disabled: !u.Enabled()})
+			}
+			return yield(facts)
+		})
+	}
+	res, err := guestmap.Rebuild(ctx, a.Store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: req.Drop})
+	if err != nil {
+		return out, err
+	}
+	out = rebuildResponse{Facts: res.Facts, Mapped: res.Mapped, Removed: res.Removed, Foreign: res.Foreign}
+	for _, d := range res.Duplicates {
+		out.Duplicates = append(out.Duplicates, rebuildDuplicate{GuestID: d.GuestID, Stamp: d.Stamp})
+	}
+	return out, nil
 }
 
 func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {

@@ -123,9 +123,10 @@ func listenAddress(listen string) (addr string, loopback bool, err error) {
 	return net.JoinHostPort(host, port), ip != nil && ip.IsLoopback(), nil
 }
 
-// handler returns the listener's routes. Only POST /sync and POST
-// /api/v1/decide change anything, and they need the bearer token; the rest
-// is read-only and open (see docs/operating.md).
+// handler returns the listener's routes. Only POST /sync, POST
+// /api/v1/decide, POST /api/v1/reset and POST /api/v1/map/rebuild change
+// anything, and they need the bearer token; the rest is read-only and open
+// (see docs/operating.md).
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", s.livez)
@@ -134,14 +135,14 @@ func (s *server) handler() http.Handler {
 	mux.Handle("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /sync", s.syncNow)
 	mux.HandleFunc("GET /{$}", s.statusPage)
-	apiRoutes(mux, s.app, s.hub) // read-only JSON for `ctsync status` and `ctsync logs`
-	// approve/reject through the daemon: the same token as POST /sync;
-	// without one configured, refused.
+	apiRoutes(mux, s.app, s.hub) // read-only JSON for `ctsync status`, `logs` and `map export`
+	// approve/reject, reset and map rebuild through the daemon: the same
+	// token as POST /sync; without one configured, refused.
 	var authorized func(*http.Request) bool
 	if s.tokenSum != nil {
 		authorized = s.authorized
 	}
-	apiDecideRoutes(mux, s.app, authorized)
+	apiStateRoutes(mux, s.app, authorized)
 	return mux
 }
 

@@ -448,11 +448,12 @@ func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	return exitOK
 }
 
-// openOrAsk opens the app like openApp, for a read-only command. When the
-// embedded store's file is held by a running daemon (bbolt allows one
-// process, and a read-only open waits on the writer's lock as well), it
-// returns instead the base URL of that daemon's API, on loopback, from
-// worker.listen. Otherwise nil, "" and the exit code, having said why.
+// openOrAsk opens the app like openApp, for a command the daemon's API
+// can also carry out. When the embedded store's file is held by a running
+// daemon (bbolt allows one process, and a read-only open waits on the
+// writer's lock as well), it returns instead the base URL of that daemon's
+// API, on loopback, from worker.listen. Otherwise nil, "" and the exit
+// code, having said why.
 func openOrAsk(ctx context.Context, e *env, path, onlyPair string) (*app.App, string, int) {
 	cfg, err := config.Load(path)
 	if err != nil {
