@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -92,9 +94,10 @@ func runDaemonUntil(t *testing.T, cfgPath, want string) string {
 // once` in JSON: they share the logger and the worker), `plan`,
 // `provision`, `logs`, `status --pair`, `status --json` and, with the
 // embedded store held by a daemon, the same commands through its API
-// print the name escaped. It also checks that approve goes through the daemon's API with
-// the listener's token, and that the API refuses it without the token or
-// without a JSON body.
+// print the name escaped. It also checks that approve, reset and map
+// export|rebuild go through the daemon's API (approve, reset and rebuild
+// with the listener's token), and that the API refuses the changes
+// without the token or without a JSON body (checkStateThroughDaemon).
 func TestHostileDisplayNameEscaped(t *testing.T) {
 	sim, err := graphsim.Start(graphsim.Options{Tenants: []string{"contoso", "fabrikam"}, Users: 2, Seed: 1, StateDir: t.TempDir()})
 	if err != nil {
@@ -248,7 +251,7 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 	defer a.Close()
 	mux := http.NewServeMux()
 	apiRoutes(mux, a, newProgressHub(a))
-	apiDecideRoutes(mux, a, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer t0ken" })
+	apiStateRoutes(mux, a, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer t0ken" })
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -273,8 +276,164 @@ func TestHostileDisplayNameEscaped(t *testing.T) {
 			t.Errorf("POST /api/v1/decide with %v: %s", h, res.Status)
 		}
 	}
+	checkStateThroughDaemon(t, cfgPath, "http://"+ln.Addr().String(), a, pair)
 	t.Setenv("CTSYNC_TEST_LISTEN_TOKEN", "wrong")
 	if code, _, errs := run(t, "approve", "-c", cfgPath, "--pair", pair); code != exitFailures || !strings.Contains(errs, "401") {
 		t.Errorf("approve with a wrong token: exit %d: %s", code, errs)
+	}
+	if code, _, errs := run(t, "reset", "-c", cfgPath, "--pair", pair, "--watermark"); code != exitFailures || !strings.Contains(errs, "401") {
+		t.Errorf("reset with a wrong token: exit %d: %s", code, errs)
+	}
+}
+
+// checkStateThroughDaemon runs `reset` and `map export|rebuild` while a,
+// the daemon whose API answers at base, holds the embedded store: a held
+// lease is refused with 409 and leaves the pair untouched, requests
+// without the token or JSON are refused, reset --quarantine lifts the
+// quarantine, reset --watermark makes the next cycle read in full, the
+// exported lines are the store's map, and a rebuild gives the same map
+// back.
+func checkStateThroughDaemon(t *testing.T, cfgPath, base string, a *app.App, pair string) {
+	ctx := context.Background()
+	quarantined := func() bool {
+		t.Helper()
+		st, err := a.Store.Status(ctx, pair)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Quarantine.On
+	}
+
+	// A cycle of the pair holds its lease (the test plays it) and has
+	// quarantined the pair.
+	lease, err := a.Store.Acquire(ctx, pair, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store.Apply(ctx, lease, guestmap.Batch{Quarantine: &guestmap.Quarantine{On: true, Reason: "test", Since: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"reset", "--watermark"}, {"reset", "--quarantine", "--watermark"}, {"map", "rebuild"}} {
+		code, out, errs := run(t, append(args, "-c", cfgPath, "--pair", pair)...)
+		if code != exitFailures || !strings.Contains(errs, "409") || !strings.Contains(errs, "a cycle of the pair") || out != "" {
+			t.Errorf("%v while a cycle holds the lease: exit %d: %s%s", args, code, out, errs)
+		}
+	}
+	if !quarantined() {
+		t.Error("reset --quarantine --watermark refused for the lease lifted the quarantine all the same")
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without the token, or without JSON, the API refuses and changes
+	// nothing.
+	for route, body := range map[string]string{"/api/v1/reset": `{"pair":"` + pair + `","quarantine":true}`, "/api/v1/map/rebuild": `{"pair":"` + pair + `"}`} {
+		for _, c := range []struct {
+			h    map[string]string
+			want int
+		}{
+			{map[string]string{"Content-Type": "application/json"}, http.StatusUnauthorized},
+			{map[string]string{"Authorization": "Bearer wrong", "Content-Type": "application/json"}, http.StatusUnauthorized},
+			{map[string]string{"Authorization": "Bearer t0ken", "Content-Type": "text/plain"}, http.StatusUnsupportedMediaType},
+		} {
+			req, _ := http.NewRequest(http.MethodPost, base+route, strings.NewReader(body))
+			for k, v := range c.h {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != c.want {
+				t.Errorf("POST %s with %v: %s, want %d", route, c.h, res.Status, c.want)
+			}
+		}
+	}
+	if !quarantined() {
+		t.Error("a refused POST /api/v1/reset lifted the quarantine")
+	}
+
+	if code, out, errs := run(t, "reset", "-c", cfgPath, "--pair", pair, "--quarantine"); code != exitOK || !strings.Contains(out, "quarantine lifted") {
+		t.Errorf("reset --quarantine through the daemon: exit %d: %s%s", code, out, errs)
+	}
+	if quarantined() {
+		t.Error("reset --quarantine through the daemon left the pair quarantined")
+	}
+
+	// The delta link is kept from cycle to cycle until reset --watermark
+	// forgets it: the next cycle then reads the source in full.
+	if rep := a.Pair(pair).Cycle(ctx); rep.Skipped != "" || rep.Full {
+		t.Errorf("a cycle before reset --watermark: skipped %q, full %v, want a delta read", rep.Skipped, rep.Full)
+	}
+	if code, out, errs := run(t, "reset", "-c", cfgPath, "--pair", pair, "--watermark"); code != exitOK || !strings.Contains(out, "delta link forgotten") {
+		t.Errorf("reset --watermark through the daemon: exit %d: %s%s", code, out, errs)
+	}
+	if rep := a.Pair(pair).Cycle(ctx); rep.Skipped != "" || !rep.Full {
+		t.Errorf("the cycle after reset --watermark through the daemon: skipped %q, full %v, want a full read", rep.Skipped, rep.Full)
+	}
+
+	// map export prints the store's map, line for line.
+	storeLines := func() string {
+		t.Helper()
+		var b strings.Builder
+		err := a.Store.Scan(ctx, pair, func(page []guestmap.Entry) error {
+			for _, en := range page {
+				j, err := json.Marshal(en)
+				if err != nil {
+					return err
+				}
+				b.Write(j)
+				b.WriteByte('\n')
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	export := func(when string) string {
+		t.Helper()
+		code, out, errs := run(t, "map", "export", "-c", cfgPath, "--pair", pair)
+		if code != exitOK {
+			t.Fatalf("map export %s: exit %d: %s", when, code, errs)
+		}
+		if want := storeLines(); out != want {
+			t.Errorf("map export %s through the daemon:\n%s\nthe store has:\n%s", when, out, want)
+		}
+		return out
+	}
+	// map rebuild gives back every entry that has a guest, as it was
+	// (Updated aside: the rebuild writes them); entries without a guest
+	// (mallory, parked before any invitation) carry no stamp to find and
+	// are removed, as the rebuild documents.
+	mapped := func(lines string) (kept []guestmap.Entry, guestless int) {
+		t.Helper()
+		for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
+			var en guestmap.Entry
+			if err := json.Unmarshal([]byte(l), &en); err != nil {
+				t.Fatalf("map export line %q: %v", l, err)
+			}
+			if en.GuestID == "" {
+				guestless++
+				continue
+			}
+			en.Updated = time.Time{}
+			kept = append(kept, en)
+		}
+		return kept, guestless
+	}
+	before, guestless := mapped(export("before the rebuild"))
+	if len(before) < 2 || guestless != 1 {
+		t.Errorf("map export: %d entries with a guest (want eve and others), %d without (want mallory)", len(before), guestless)
+	}
+	want := fmt.Sprintf(": %d stamped guests read, %d mapped, %d entries removed, 0 of other pairs\n", len(before), len(before), guestless)
+	if code, out, errs := run(t, "map", "rebuild", "-c", cfgPath, "--pair", pair); code != exitOK || out != pair+want {
+		t.Errorf("map rebuild through the daemon: exit %d: %s%s\nwant %s%s", code, out, errs, pair, want)
+	}
+	if after, _ := mapped(export("after the rebuild")); !reflect.DeepEqual(after, before) {
+		t.Errorf("map rebuild changed the map:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
