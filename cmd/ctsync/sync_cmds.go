@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ctsync/ctsync/internal/textsafe"
+	"github.com/ctsync/ctsync/sync/plan"
 	"github.com/ctsync/ctsync/sync/worker"
 )
 
@@ -20,7 +23,7 @@ func init() {
 	register(&command{name: "run", summary: "run the sync daemon: every pair on its schedule",
 		usage: "[-c config.toml]", run: runDaemon})
 	register(&command{name: "plan", summary: "show what a cycle would change and why, without writing anything",
-		usage: "[-c config.toml] [--pair P] [--json]", run: runPlan})
+		usage: "[-c config.toml] [--pair P] [--json] [--detailed-exitcode]", run: runPlan})
 	register(&command{name: "provision", summary: "sync one user of one pair now, showing each step",
 		usage: "--pair P --user ID|UPN [-c config.toml]", run: runProvision})
 }
@@ -129,33 +132,83 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	return exitOK
 }
 
+// exitPending is `plan --detailed-exitcode`'s "changes pending", as
+// terraform's. It reuses exitUsage's number, so with the flag every error,
+// usage and configuration ones included, exits 1 (planExit).
+const exitPending = 2
+
 func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "plan only this `pair`")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print one JSON document (schema in docs/operating.md, \"Plan\")")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are pending, 1 on any error")
 	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
 	if a == nil {
-		return code
+		return planExit(code, *detailed || detailedAsked(args))
 	}
 	defer a.Close()
-	failed := false
+	doc := plan.Document{Version: plan.DocumentVersion, Generated: time.Now().UTC(), Pairs: []plan.PairPlan{}}
+	failed, pending := false, false
 	for _, p := range a.Pairs {
 		pl, err := p.Plan(ctx)
 		if err != nil {
+			// On stderr in both formats, so a person running --json
+			// sees it too; the document carries it on one line.
 			e.errorf("%v", err)
 			failed = true
+			doc.Pairs = append(doc.Pairs, plan.FailedPairPlan(p.PairName, condenseError(err)))
 			continue
 		}
+		pending = pending || pl.Pending() > 0
 		if *asJSON {
-			_ = pl.WriteJSON(e.stdout, p.PairName)
+			doc.Pairs = append(doc.Pairs, plan.NewPairPlan(p.PairName, pl))
 		} else {
+			// Pair by pair, as each is planned: a slow tenant does not
+			// hold back what is known.
 			_ = pl.WriteText(e.stdout, p.PairName)
 		}
 	}
-	if failed {
+	if *asJSON {
+		_ = doc.Write(e.stdout)
+	}
+	switch {
+	case failed:
 		return exitFailures
+	case pending && *detailed:
+		return exitPending
 	}
 	return exitOK
+}
+
+// planExit is plan's exit code for a stop before planning (help, usage,
+// configuration). With --detailed-exitcode, 2 means "changes pending", so
+// a usage or configuration error exits 1 instead: a script must never
+// take a typo for pending changes.
+func planExit(code int, detailed bool) int {
+	if detailed && code == exitUsage {
+		return exitFailures
+	}
+	return code
+}
+
+// detailedAsked reports whether args ask for --detailed-exitcode, for the
+// case where flag parsing stopped at a bad flag before reaching it (the
+// flag package parses left to right). A value that does not parse as a
+// boolean is a usage error either way, and so counts as asked.
+func detailedAsked(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "detailed-exitcode" {
+			continue
+		}
+		if b, err := strconv.ParseBool(val); !hasVal || err != nil || b {
+			return true
+		}
+	}
+	return false
 }
 
 func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {

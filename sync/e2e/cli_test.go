@@ -58,14 +58,17 @@ func TestCLI(t *testing.T) {
 	h := newHarness(t, setup{users: 20})
 	nia := h.addMember(h.src, map[string]any{"displayName": "Nia Cli", "department": "Engineering"})
 
-	var plan struct {
-		Pair   string         `json:"pair"`
-		Counts map[string]int `json:"counts"`
+	var doc struct {
+		Pairs []struct {
+			Pair   string         `json:"pair"`
+			Counts map[string]int `json:"counts"`
+		} `json:"pairs"`
 	}
 	out := h.mustCtsync("plan", "--pair", pairName, "--json")
-	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &plan); err != nil || plan.Pair != pairName || plan.Counts["create"] == 0 {
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &doc); err != nil || len(doc.Pairs) != 1 || doc.Pairs[0].Pair != pairName || doc.Pairs[0].Counts["create"] == 0 {
 		t.Fatalf("plan --json: %v\n%s", err, out)
 	}
+	plan := doc.Pairs[0]
 	if h.writes() != 0 {
 		t.Fatalf("plan wrote to the target")
 	}

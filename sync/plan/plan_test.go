@@ -233,10 +233,32 @@ func TestPrint(t *testing.T) {
 	if !strings.Contains(text.String(), "pair c2f: 1 create") || !strings.Contains(text.String(), "why: in scope") {
 		t.Errorf("text: %s", text.String())
 	}
-	_ = p.WriteJSON(&js, "c2f")
-	var doc map[string]any
-	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc["pair"] != "c2f" {
-		t.Errorf("json: %v %s", err, js.String())
+	d := Document{Version: DocumentVersion, Pairs: []PairPlan{NewPairPlan("c2f", p), NewPairPlan("idle", &Plan{Unchanged: 3}), FailedPairPlan("f2c", "boom")}}
+	_ = d.Write(&js)
+	var doc struct {
+		Version int
+		Pairs   []map[string]any
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Version != 1 || len(doc.Pairs) != 3 {
+		t.Fatalf("json: %v %s", err, js.String())
+	}
+	if c2f := doc.Pairs[0]; c2f["pair"] != "c2f" || c2f["pending"] != 1.0 || c2f["counts"].(map[string]any)["create"] != 1.0 || len(c2f["changes"].([]any)) != 1 {
+		t.Errorf("json: c2f: %v", c2f)
+	}
+	// Nothing to do is an empty list, never null; a failed pair has its
+	// error and no changes at all (unknown, not none).
+	if idle := doc.Pairs[1]; idle["changes"] == nil || idle["pending"] != 0.0 || idle["unchanged"] != 3.0 {
+		t.Errorf("json: idle: %v", idle)
+	}
+	if f2c := doc.Pairs[2]; f2c["error"] != "boom" || len(f2c) != 2 {
+		t.Errorf("json: f2c: %v", f2c)
+	}
+}
+
+func TestPending(t *testing.T) {
+	p := &Plan{Changes: []Change{{Action: Create}, {Action: Skip}, {Action: Park}, {Action: Stage}, {Action: Update}}}
+	if n := p.Pending(); n != 3 {
+		t.Errorf("pending %d, want 3 (create, stage, update)", n)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ctsync/ctsync/internal/textsafe"
 )
@@ -72,13 +73,87 @@ func show(v any) string {
 	return textsafe.Escape(string(b))
 }
 
-// WriteJSON prints the plan as one JSON document.
-func (p *Plan) WriteJSON(w io.Writer, pair string) error {
+// DocumentVersion is the version of Document, the JSON of `ctsync plan
+// --json`. Like `ctsync status --json`'s, it changes only when a field
+// changes meaning or goes away; new fields may appear within a version, so
+// readers ignore the ones they do not know.
+const DocumentVersion = 1
+
+// Document is the whole output of `ctsync plan --json`: one JSON document
+// for every pair planned, so a script reads it with a single decode
+// (schema in docs/operating.md, "## Plan").
+type Document struct {
+	Version int `json:"version"`
+	// Generated is when the plans were computed (RFC 3339, UTC).
+	Generated time.Time `json:"generated"`
+	// Pairs are in the configuration's order; empty, never null, when no
+	// pair is enabled.
+	Pairs []PairPlan `json:"pairs"`
+}
+
+// PairPlan is one pair in a Document: its plan, or the error that stopped
+// planning it. It wraps Plan, whose JSON names (changes, unchanged,
+// outOfScope) it keeps, and adds what a script would otherwise compute.
+type PairPlan struct {
+	Pair string `json:"pair"`
+	// Plan is nil when Error is set: the changes are unknown then, which
+	// an empty list would misstate as "nothing to do".
+	*Plan
+	*PlanSummary
+	// Error is what stopped planning the pair, on one line.
+	Error string `json:"error,omitempty"`
+}
+
+// PlanSummary is what a PairPlan derives from its plan.
+type PlanSummary struct {
+	// Counts is Plan.Counts: changes per action, plus "unchanged".
+	Counts map[string]int `json:"counts"`
+	// Pending counts the changes a cycle would carry out (Plan.Pending):
+	// what `plan --detailed-exitcode` exits 2 on.
+	Pending int `json:"pending"`
+}
+
+// NewPairPlan wraps a pair's plan for a Document. The plan is copied, with
+// an empty change list rather than nil so that "changes" is [] and never
+// null for a pair with nothing to do.
+func NewPairPlan(pair string, p *Plan) PairPlan {
+	cp := *p
+	if cp.Changes == nil {
+		cp.Changes = []Change{}
+	}
+	return PairPlan{Pair: pair, Plan: &cp, PlanSummary: &PlanSummary{Counts: p.Counts(), Pending: p.Pending()}}
+}
+
+// FailedPairPlan is a pair that could not be planned, for a Document.
+func FailedPairPlan(pair, err string) PairPlan {
+	return PairPlan{Pair: pair, Error: err}
+}
+
+// Write prints d as one indented JSON document. Values are written as
+// they are, not escaped for a terminal: JSON's own escaping keeps a
+// control character from breaking the document, and a script wants the
+// names it will compare with.
+func (d *Document) Write(w io.Writer) error {
+	if d.Pairs == nil {
+		d.Pairs = []PairPlan{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Pair   string         `json:"pair"`
-		Counts map[string]int `json:"counts"`
-		*Plan
-	}{pair, p.Counts(), p})
+	return enc.Encode(d)
+}
+
+// Pending counts the changes a cycle would carry out: every change but
+// Skip and Park. Those two are reported, but no cycle can settle them (a
+// disabled source user never gets a guest, a user whose data cannot be
+// mapped waits for the data to change), so they would otherwise keep a
+// converged pair "pending" forever. Stage counts: staging a delete is
+// work the cycle does, and an admin's turn after it.
+func (p *Plan) Pending() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action != Skip && c.Action != Park {
+			n++
+		}
+	}
+	return n
 }
