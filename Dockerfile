@@ -16,6 +16,9 @@ ARG GO_VERSION=1.26
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
+# go build stamps the VCS state when .git is there; in a git worktree (.git
+# is a file pointing outside the context) it cannot: --build-arg BUILDVCS=false.
+ARG BUILDVCS=auto
 WORKDIR /src
 # Modules first: this layer is reused until go.mod or go.sum change.
 COPY go.mod go.sum ./
@@ -31,7 +34,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags='-s -w' -o /out/ctsync ./cmd/ctsync
+    go build -trimpath -buildvcs=$BUILDVCS -ldflags='-s -w' -o /out/ctsync ./cmd/ctsync
 
 # distroless/static: CA certificates (Graph and Entra are HTTPS), tzdata,
 # /etc/passwd with the nonroot user, and no shell or package manager.
