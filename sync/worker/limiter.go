@@ -21,14 +21,23 @@ func NewLimiter(n int) *Limiter {
 // Size returns the number of concurrent operations allowed.
 func (l *Limiter) Size() int { return cap(l.slots) }
 
-// Do runs fn in a slot, waiting for one unless ctx ends first.
+// Do runs fn in a slot, waiting for one unless ctx ends first. A ctx
+// that has ended is never run, even when a slot is free: select picks at
+// random among ready cases, and a cancelled cycle (shutdown, a lost lease)
+// must not start the rest of its changes only to fail and miscount them.
 func (l *Limiter) Do(ctx context.Context, fn func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-l.slots }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	fn()
 	return nil
 }
