@@ -264,13 +264,14 @@ func TestDeploymentProbesAsDocumented(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^EXPOSE ` + strconv.Itoa(listenPort) + `$`).MatchString(read(t, "Dockerfile")) {
 		t.Errorf("Dockerfile does not EXPOSE %d", listenPort)
 	}
-	if !strings.Contains(read(t, "config.toml"), `listen = "127.0.0.1:`+strconv.Itoa(listenPort)+`"`) {
+	if !regexp.MustCompile(`(?m)^listen = "[^"]*:` + strconv.Itoa(listenPort) + `"`).MatchString(read(t, "config.toml")) {
 		t.Errorf("config.toml's listen is not on port %d", listenPort)
 	}
 }
 
 // stringLiterals collects the string constants of a package's non-test
-// files: the listener's routes are written as "GET /livez".
+// files (the listener's routes are written as "GET /livez"), and its
+// qualified names as "pkg.Name" (syscall.SIGHUP).
 func stringLiterals(t *testing.T, dir string) map[string]bool {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(root, dir, "*.go"))
@@ -288,9 +289,14 @@ func stringLiterals(t *testing.T, dir string) map[string]bool {
 			t.Fatal(err)
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
-			if bl, ok := n.(*ast.BasicLit); ok && bl.Kind == token.STRING {
-				if s, err := strconv.Unquote(bl.Value); err == nil {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING {
 					lits[s] = true
+				}
+			case *ast.SelectorExpr:
+				if id, ok := n.X.(*ast.Ident); ok {
+					lits[id.Name+"."+n.Sel.Name] = true
 				}
 			}
 			return true
@@ -647,8 +653,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("LoadCredential = %q: want the listen token and the client secrets", u["Service.LoadCredential"])
 	}
 	// The reload is SIGHUP, which `ctsync run` reads as "sync now".
-	if !stringLiterals(t, "cmd/ctsync")["SIGHUP: syncing every pair now"] {
-		t.Error("cmd/ctsync no longer logs SIGHUP as sync now: check ExecReload and the unit's comment")
+	if !stringLiterals(t, "cmd/ctsync")["syscall.SIGHUP"] {
+		t.Error("cmd/ctsync no longer handles SIGHUP: check ExecReload and the unit's comment")
 	}
 
 	analyze, err := exec.LookPath("systemd-analyze")
