@@ -3,8 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,9 +14,9 @@ import (
 // Load reads, decodes, defaults and validates the configuration at path.
 // Every error names the file, the line and the key at fault.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
 	}
 	cfg, err := Parse(path, data)
 	if err != nil {
@@ -32,16 +32,30 @@ func Load(path string) (*Config, error) {
 // Parse decodes a configuration strictly: syntax errors, wrong types, bad
 // durations, unknown keys and secrets written inline are errors. It applies
 // no defaults and checks no cross-references; see SetDefaults and Validate.
+//
+// The document's size and shape are checked first (see checkShape), so
+// that the decoder and the key-line index only ever see bounded input.
 func Parse(file string, data []byte) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB): not a ctsync configuration", MaxFileSize)}}
+	}
+	if err := checkShape(file, data); err != nil {
+		return nil, err
+	}
 	cfg := &Config{File: file, lines: scanKeyLines(string(data))}
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
 		return nil, decodeError(file, err)
 	}
 	p := &problems{file: file, lines: cfg.lines}
+	byKey := cfg.lines.byStrippedKey()
 	for _, k := range md.Undecoded() {
 		key := k.String()
-		for _, path := range cfg.lines.concrete(key) {
+		paths := byKey[key]
+		if len(paths) == 0 {
+			paths = []string{key}
+		}
+		for _, path := range paths {
 			if isInlineSecret(k[len(k)-1]) {
 				p.addf(path, "secrets are never written in the config file: reference one with client_secret_file, client_secret_env, certificate_file, password_env or listen_token_file")
 			} else {
@@ -55,19 +69,20 @@ func Parse(file string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// concrete finds the indexed paths written in the file for a key path as the
-// decoder reports it (without array indices).
-func (k keyLines) concrete(key string) []string {
-	var paths []string
+// byStrippedKey groups the indexed paths written in the file by the key
+// path as the decoder reports it (without array indices). It is built
+// once per file: looking each undecoded key up by a scan of every path
+// made a file of many unknown keys quadratic.
+func (k keyLines) byStrippedKey() map[string][]string {
+	m := make(map[string][]string, len(k))
 	for path := range k {
-		if stripIndices(path) == key {
-			paths = append(paths, path)
-		}
+		s := stripIndices(path)
+		m[s] = append(m[s], path)
 	}
-	if len(paths) == 0 {
-		paths = []string{key}
+	for _, paths := range m {
+		slices.Sort(paths) // map order is random; errors come out stable
 	}
-	return paths
+	return m
 }
 
 // isInlineSecret recognises keys that would hold a secret's value.
