@@ -19,6 +19,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestValidateExample(t *testing.T) {
+	t.Setenv("CTSYNC_NORTHWIND_SECRET", "x") // config.toml's northwind reads it
 	code, out, errs := run(t, "validate", "-c", "../../config.toml")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -72,8 +73,19 @@ func TestValidateEachMistakeExits2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("CTSYNC_NORTHWIND_SECRET", "x")
 	src := string(example)
 	cases := []struct{ name, from, to, key string }{
+		{"ratio nan", `interval = "1m"`, "interval = \"1m\"\nquarantine_ratio = nan", "worker.quarantine_ratio"},
+		{"lease too long", `lease_ttl = "30s"`, `lease_ttl = "2000000h"`, "worker.lease_ttl"},
+		{"interval too long", `interval = "1m"`, `interval = "720h"`, "worker.interval"},
+		{"path is a URL", `url = "redis://127.0.0.1:6379/0"`, `path = "redis://127.0.0.1:6379/0"`, "store.path"},
+		{"unix socket", `url = "redis://127.0.0.1:6379/0"`, `url = "unix:///run/redis.sock"`, "store.url"},
+		{"password query", `url = "redis://127.0.0.1:6379/0"`, `url = "redis://127.0.0.1:6379/0?password=abc"`, "store.url"},
+		{"password in URL breaking the port", `url = "redis://127.0.0.1:6379/0"`, `url = "redis://user:abc/rest@127.0.0.1:6379/0"`, "store.url"},
+		{"pasted secret as variable name", `client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "abc~Q8.x-secret"`, "tenant[2].client_secret_env"},
+		{"unset variable", `client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "CTSYNC_TEST_SURELY_UNSET"`, "tenant[2].client_secret_env"},
+		{"long domain", `domain = "contoso.onmicrosoft.com"`, `domain = "` + strings.Repeat("a.", 200) + `com"`, "tenant[0].domain"},
 		{"unknown key", `interval = "1m"`, "interval = \"1m\"\nintervall = \"2m\"", "worker.intervall"},
 		{"wrong type", `concurrency_per_target = 4`, `concurrency_per_target = "four"`, "worker.concurrency_per_target"},
 		{"bad duration", `lease_ttl = "30s"`, `lease_ttl = "30 seconds"`, "worker.lease_ttl"},
@@ -113,5 +125,61 @@ func TestUnknownCommandAndHelp(t *testing.T) {
 	}
 	if code, _, _ := run(t, "validate", "--help"); code != exitOK {
 		t.Errorf("--help: exit %d", code)
+	}
+}
+
+// TestValidateRefusesHostileInputsBeforeParsing: a file of nested brackets
+// and an oversized file exit 2 with file:line from the pre-parse bounds
+// (the time and memory they take are in BenchmarkLoadDeep's figures), and
+// every problem of a file is reported in one run.
+func TestValidateRefusesHostileInputsBeforeParsing(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"deep.toml", "a = " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n", ":1: nesting deeper than 32"},
+		{"deep400k.toml", "\n" + strings.Repeat("{", 400000), ":2: nesting deeper than 32"},
+		{"big.toml", "# " + strings.Repeat("x", 2<<20) + "\n", ": the file is larger than"},
+	} {
+		path := write(c.name, c.src)
+		code, _, errs := run(t, "validate", "-c", path)
+		if code != exitUsage || !strings.HasPrefix(errs, path+c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %.300q; want one line starting %q", c.name, code, errs, path+c.want)
+		}
+	}
+	example, err := os.ReadFile("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := string(example)
+	for _, r := range [][2]string{
+		{`interval = "1m"`, `interval = "1 minute"`},
+		{`lease_ttl = "30s"`, `lease_ttl = "1s"`},
+		{`target = "fabrikam"`, `target = "fabricam"`},
+		{`client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "CTSYNC_TEST_SURELY_UNSET"`},
+		{`url = "redis://127.0.0.1:6379/0"`, `url = "redis://127.0.0.1:6379/0?password=abc"`},
+	} {
+		bad = strings.Replace(bad, r[0], r[1], 1)
+	}
+	// A syntax-level mistake (the duration) stops decoding; the other four
+	// are all reported in one run once it is fixed.
+	code, _, errs := run(t, "validate", "-c", write("five.toml", bad))
+	if code != exitUsage || !strings.Contains(errs, "worker.interval") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	bad = strings.Replace(bad, `interval = "1 minute"`, `interval = "1m"`, 1)
+	code, _, errs = run(t, "validate", "-c", write("four.toml", bad))
+	for _, key := range []string{"worker.lease_ttl", "pair[0].target", "tenant[2].client_secret_env", "store.url"} {
+		if code != exitUsage || !strings.Contains(errs, ": "+key+": ") {
+			t.Errorf("exit %d, %s missing from one run: %s", code, key, errs)
+		}
+	}
+	if strings.Contains(errs, "abc") {
+		t.Errorf("the password is echoed: %s", errs)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // amends the wiring options (the daemon hooks its metrics in). It returns
 // nil and the exit code on failure, having said why on stderr.
 func openApp(ctx context.Context, e *env, path, onlyPair string, adjust ...func(*app.Options)) (*app.App, int) {
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadAndCheckEnvironment(path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, exitUsage

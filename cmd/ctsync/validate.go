@@ -27,7 +27,7 @@ func runValidate(_ context.Context, e *env, fs *flag.FlagSet, args []string) int
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := config.LoadAndCheckEnvironment(*path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitUsage
