@@ -106,7 +106,7 @@ func TestBadConfigs(t *testing.T) {
 	tests := []struct {
 		name     string
 		src      string
-		line     int    // expected line of the first error
+		line     int    // expected line of the error at key
 		key      string // expected key in the message
 		contains string
 	}{
@@ -149,7 +149,15 @@ func TestBadConfigs(t *testing.T) {
 			if !errors.As(err, &es) || len(es) == 0 {
 				t.Fatalf("error is not config.Errors: %T %v", err, err)
 			}
+			// Every problem is reported in one run: find the one the
+			// case is about.
 			first := es[0]
+			for _, e := range es {
+				if e.Key == tt.key {
+					first = e
+					break
+				}
+			}
 			if !strings.HasSuffix(first.File, "ctsync.toml") {
 				t.Errorf("file = %q", first.File)
 			}

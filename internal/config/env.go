@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 )
@@ -40,28 +39,4 @@ func tenantKey(i int, k string) string { return fmt.Sprintf("tenant[%d].%s", i, 
 // LoadAndCheckEnvironment is Load followed by CheckEnvironment, reporting
 // the problems of both in one sorted list, so one run of `ctsync validate`
 // shows every mistake a file and its environment hold.
-func LoadAndCheckEnvironment(path string) (*Config, error) {
-	data, err := readLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := Parse(path, data)
-	if err != nil {
-		return nil, err
-	}
-	cfg.SetDefaults()
-	var all Errors
-	for _, err := range []error{cfg.Validate(), cfg.CheckEnvironment()} {
-		var es Errors
-		if errors.As(err, &es) {
-			all = append(all, es...)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	if len(all) > 0 {
-		p := &problems{file: path, errs: all}
-		return nil, p.err()
-	}
-	return cfg, nil
-}
+func LoadAndCheckEnvironment(path string) (*Config, error) { return loadFile(path, true) }

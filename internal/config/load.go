@@ -13,18 +13,36 @@ import (
 
 // Load reads, decodes, defaults and validates the configuration at path.
 // Every error names the file, the line and the key at fault.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return loadFile(path, false) }
+
+// loadFile is Load, and CheckEnvironment when env is set. Unknown keys,
+// validation and environment problems are reported together, so one run
+// shows every mistake past the first syntax error (which stops the TOML
+// decoder).
+func loadFile(path string, env bool) (*Config, error) {
 	data, err := readLimited(path)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := Parse(path, data)
+	cfg, all, err := parse(path, data)
 	if err != nil {
 		return nil, err
 	}
 	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	checks := []func() error{cfg.Validate}
+	if env {
+		checks = append(checks, cfg.CheckEnvironment)
+	}
+	for _, check := range checks {
+		var es Errors
+		if err := check(); errors.As(err, &es) {
+			all = append(all, es...)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if len(all) > 0 {
+		return nil, (&problems{file: path, errs: all}).err()
 	}
 	return cfg, nil
 }
@@ -36,16 +54,29 @@ func Load(path string) (*Config, error) {
 // The document's size and shape are checked first (see checkShape), so
 // that the decoder and the key-line index only ever see bounded input.
 func Parse(file string, data []byte) (*Config, error) {
+	cfg, unknown, err := parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(unknown) > 0 {
+		return nil, (&problems{file: file, errs: unknown}).err()
+	}
+	return cfg, nil
+}
+
+// parse is Parse returning the unknown keys and inline secrets apart from
+// the decoded configuration, which is complete without them.
+func parse(file string, data []byte) (*Config, Errors, error) {
 	if len(data) > MaxFileSize {
-		return nil, Errors{{File: file, Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB): not a ctsync configuration", MaxFileSize)}}
+		return nil, nil, Errors{{File: file, Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB): not a ctsync configuration", MaxFileSize)}}
 	}
 	if err := checkShape(file, data); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := &Config{File: file, lines: scanKeyLines(string(data))}
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		return nil, decodeError(file, err)
+		return nil, nil, decodeError(file, err)
 	}
 	p := &problems{file: file, lines: cfg.lines}
 	byKey := cfg.lines.byStrippedKey()
@@ -63,10 +94,7 @@ func Parse(file string, data []byte) (*Config, error) {
 			}
 		}
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, p.errs, nil
 }
 
 // byStrippedKey groups the indexed paths written in the file by the key
