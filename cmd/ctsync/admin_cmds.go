@@ -421,7 +421,7 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	action := fs.String("action", "", "only this `action` (create, update, disable, ...)")
 	since := fs.String("since", "", "only records newer than a `duration` (1h) or an RFC 3339 time")
 	limit := fs.Int("limit", 100, "at most `N` records (the newest)")
-	asJSON := fs.Bool("json", false, "print JSON lines")
+	asJSON := fs.Bool("json", false, "print JSON lines, one record a line (schema in docs/operating.md, \"Provisioning log\")")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -435,16 +435,19 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		sinceTime = t
 	}
 	q := guestmap.LogQuery{Pair: *pair, SourceID: *user, Limit: *limit, Since: sinceTime}
-	var recs []guestmap.Record
+	// Both ways end in the same logRecords, so the output is the same
+	// whether the store or the daemon answered.
+	var recs []logRecord
 	a, api, code := openOrAsk(ctx, e, *path, "")
 	switch {
 	case a != nil:
 		defer a.Close()
-		var err error
-		if recs, err = queryLogs(ctx, a.Store, q, *action); err != nil {
+		stored, err := queryLogs(ctx, a.Store, q, *action)
+		if err != nil {
 			e.errorf("%v", err)
 			return exitFailures
 		}
+		recs = logRecords(stored)
 	case api != "":
 		v := url.Values{"limit": {strconv.Itoa(*limit)}}
 		for k, s := range map[string]string{"pair": *pair, "user": *user, "action": *action} {
@@ -455,22 +458,34 @@ func runLogs(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 		if !sinceTime.IsZero() {
 			v.Set("since", sinceTime.UTC().Format(time.RFC3339Nano))
 		}
-		if err := apiGet(ctx, api+"/api/v1/logs?"+v.Encode(), &recs); err != nil {
+		var body json.RawMessage
+		err := apiGet(ctx, api+"/api/v1/logs?"+v.Encode(), &body)
+		if err == nil {
+			recs, err = decodeAPILogs(body)
+		}
+		if err != nil {
 			e.errorf("ask the running daemon: %v", err)
 			return exitFailures
 		}
 	default:
 		return code
 	}
-	enc := json.NewEncoder(e.stdout)
+	writeLogs(e.stdout, recs, *asJSON)
+	return exitOK
+}
+
+// writeLogs prints records as `ctsync logs` does: a line of text each, or
+// with asJSON a JSON object each (JSON lines). JSON values are as they are
+// (JSON's escaping keeps them on their line); the text is escaped.
+func writeLogs(w io.Writer, recs []logRecord, asJSON bool) {
+	enc := json.NewEncoder(w)
 	for _, r := range recs {
-		if *asJSON {
+		if asJSON {
 			_ = enc.Encode(r)
 			continue
 		}
-		writeRecord(e.stdout, r)
+		writeRecord(w, r)
 	}
-	return exitOK
 }
 
 // queryLogs reads the records q selects, keeping only action when set
@@ -502,16 +517,93 @@ func queryLogs(ctx context.Context, s guestmap.Store, q guestmap.LogQuery, actio
 	return recs, nil
 }
 
+// logVersion is the version of a `ctsync logs --json` line (logRecord).
+// It changes only when a field changes meaning or goes away; new fields
+// may appear within a version.
+const logVersion = 1
+
+// logRecord is one provisioning record as ctsync shows it to scripts: a
+// line of `ctsync logs --json` and an element of GET /api/v1/logs
+// (schema in docs/operating.md, "Provisioning log"). guestmap.Record's
+// own JSON is the stores' storage format, whose short keys and
+// nanoseconds stay for the records already written; this is its readable
+// face, with full keys and seconds.
+type logRecord struct {
+	Version int `json:"version"`
+	// Time is when the action was done, RFC 3339 in UTC.
+	Time     time.Time `json:"time"`
+	Pair     string    `json:"pair"`
+	Cycle    string    `json:"cycle,omitempty"`
+	SourceID string    `json:"sourceId,omitempty"`
+	GuestID  string    `json:"guestId,omitempty"`
+	// Action is "create", "update", "adopt", "disable", ...; Result is
+	// "ok", "error", "parked", "staged", "skipped" or "fenced".
+	Action string `json:"action"`
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+	// DurationSeconds is how long the action's Graph calls took; absent
+	// when the action was not timed.
+	DurationSeconds float64     `json:"durationSeconds,omitempty"`
+	Changes         []logChange `json:"changes,omitempty"`
+}
+
+// logChange is one property written. Old and New are always present:
+// null is a value too (a manager cleared) or an old value not known.
+type logChange struct {
+	Property string `json:"property"`
+	Old      any    `json:"old"`
+	New      any    `json:"new"`
+}
+
+// newLogRecord is r's readable face.
+func newLogRecord(r guestmap.Record) logRecord {
+	out := logRecord{Version: logVersion, Time: r.Time.UTC(), Pair: r.Pair, Cycle: r.Cycle, SourceID: r.SourceID, GuestID: r.GuestID,
+		Action: r.Action, Result: r.Result, Error: r.Error, DurationSeconds: r.Duration.Seconds()}
+	for _, c := range r.Changes {
+		out.Changes = append(out.Changes, logChange{Property: c.Prop, Old: c.Old, New: c.New})
+	}
+	return out
+}
+
+// logRecords converts the store's records; never nil, so the API answers
+// [] rather than null when nothing matches.
+func logRecords(recs []guestmap.Record) []logRecord {
+	out := make([]logRecord, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, newLogRecord(r))
+	}
+	return out
+}
+
+// decodeAPILogs reads GET /api/v1/logs's answer. A ctsync older than
+// logRecord answers the store's records as they are (no version, short
+// keys): read those too, so a newer CLI beside a daemon not yet restarted
+// on the new binary prints the same.
+func decodeAPILogs(body []byte) ([]logRecord, error) {
+	var recs []logRecord
+	if err := json.Unmarshal(body, &recs); err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0].Version != 0 {
+		return recs, nil
+	}
+	var old []guestmap.Record
+	if err := json.Unmarshal(body, &old); err != nil {
+		return nil, err
+	}
+	return logRecords(old), nil
+}
+
 // writeRecord prints one provisioning record on one line. Everything in
 // it that came from a directory (IDs, the values changed, error messages
 // quoting names) is escaped: a displayName with a newline or an ANSI
 // escape can neither forge a line nor drive the terminal.
-func writeRecord(w io.Writer, r guestmap.Record) {
+func writeRecord(w io.Writer, r logRecord) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %-22s %-11s %-8s src %s guest %s", r.Time.Format(time.RFC3339), textsafe.Escape(r.Pair), textsafe.Escape(r.Action),
 		textsafe.Escape(r.Result), textsafe.Escape(r.SourceID), textsafe.Escape(r.GuestID))
 	for _, c := range r.Changes {
-		fmt.Fprintf(&b, " %s:%s->%s", textsafe.Escape(c.Prop), textsafe.Escape(fmt.Sprint(c.Old)), textsafe.Escape(fmt.Sprint(c.New)))
+		fmt.Fprintf(&b, " %s:%s->%s", textsafe.Escape(c.Property), textsafe.Escape(fmt.Sprint(c.Old)), textsafe.Escape(fmt.Sprint(c.New)))
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, " (%s)", textsafe.Escape(r.Error))

@@ -21,7 +21,7 @@ import (
 // on loopback unless told otherwise.
 //
 //	GET /api/v1/status[?pair=P&users=1&lookup=0]  the statusDoc of `ctsync status --json`
-//	GET /api/v1/logs[?pair=P&user=ID&action=A&since=RFC3339&limit=N]  provisioning records, oldest first
+//	GET /api/v1/logs[?pair=P&user=ID&action=A&since=RFC3339&limit=N]  logRecords, oldest first
 //	GET /api/v1/map?pair=P  the pair's map as JSON lines, as `ctsync map export` prints it
 func apiRoutes(mux *http.ServeMux, a *app.App, hub *progressHub) {
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +73,8 @@ func apiRoutes(mux *http.ServeMux, a *app.App, hub *progressHub) {
 			http.Error(w, termLine(err.Error()), http.StatusServiceUnavailable)
 			return
 		}
-		writeAPIJSON(w, recs)
+		// The shape of `ctsync logs --json`'s lines, not the store's.
+		writeAPIJSON(w, logRecords(recs))
 	})
 	mux.HandleFunc("GET /api/v1/map", func(w http.ResponseWriter, r *http.Request) {
 		pair := r.URL.Query().Get("pair")

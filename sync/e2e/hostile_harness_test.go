@@ -513,11 +513,16 @@ func (m *mesh) logs(args ...string) []guestmap.Record {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var r guestmap.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		// The fields the checks read, by their `logs --json` names.
+		var l struct {
+			Time                    time.Time
+			Pair, SourceID, GuestID string
+			Action, Result, Error   string
+		}
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			m.tb.Fatalf("ctsync logs --json: line %q: %v", sc.Text(), err)
 		}
-		recs = append(recs, r)
+		recs = append(recs, guestmap.Record{Time: l.Time, Pair: l.Pair, SourceID: l.SourceID, GuestID: l.GuestID, Action: l.Action, Result: l.Result, Error: l.Error})
 	}
 	return recs
 }
