@@ -25,10 +25,11 @@ test-plain:
 
 # Short runs of the parsers' fuzz targets: no panic, no hang.
 fuzz:
-	@for f in $$($(GO) test -list '^Fuzz' ./policy/ 2>/dev/null | grep '^Fuzz'); do \
-		echo "fuzz $$f for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./policy/ || exit 1; \
-	done
+	@for p in ./policy/ ./internal/config/; do \
+	for f in $$($(GO) test -list '^Fuzz' $$p 2>/dev/null | grep '^Fuzz'); do \
+		echo "fuzz $$p $$f for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$p || exit 1; \
+	done; done
 
 lint:
 	$(GO) vet ./...

@@ -124,6 +124,10 @@ func (s *lineScanner) header() {
 		s.advance()
 	}
 	keys := s.key()
+	if len(keys) == 0 { // "[" alone: the decoder refuses it; do not index it
+		s.skipLine()
+		return
+	}
 	path := s.resolve(keys[:len(keys)-1])
 	path = join(path, keys[len(keys)-1])
 	if array {

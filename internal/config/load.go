@@ -73,11 +73,14 @@ func parse(file string, data []byte) (*Config, Errors, error) {
 	if err := checkShape(file, data); err != nil {
 		return nil, nil, err
 	}
-	cfg := &Config{File: file, lines: scanKeyLines(string(data))}
+	cfg := &Config{File: file}
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
 		return nil, nil, decodeError(file, err)
 	}
+	// The forgiving key-line scan only ever sees a document the decoder
+	// accepted.
+	cfg.lines = scanKeyLines(string(data))
 	p := &problems{file: file, lines: cfg.lines}
 	byKey := cfg.lines.byStrippedKey()
 	for _, k := range md.Undecoded() {
