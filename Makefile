@@ -17,8 +17,10 @@ build:
 
 test: test-race test-plain fuzz
 
+# The e2e package runs real processes under -race: a busy 2-core machine
+# can take it past go test's default 10-minute limit per package.
 test-race:
-	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)
 
 test-plain:
 	$(GO) test -count=1 $(PLAIN_PKGS)
