@@ -116,11 +116,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			// (the guest's, once invited) and not only by ID.
 			e.GuestUPN = firstNonEmpty(ch.User.Str(directory.PropMail), ch.User.Str(directory.PropUPN))
 		}
-		e.State = guestmap.StateParked
-		e.Attempts++
-		e.NextRetry = p.now().Add(p.Retry.Delay(e.Attempts))
-		e.LastError = o.err.Error()
-		b.Put = []guestmap.Entry{e}
+		b.Put = []guestmap.Entry{park(e, o.err.Error(), p.now(), p.Retry)}
 		rec.Result, rec.Error = "parked", o.err.Error()
 		if errors.As(o.err, new(*plan.ConflictError)) {
 			rec.Result = "conflict"
@@ -324,6 +320,16 @@ func (c *cycle) destroy(ctx context.Context, o *outcome) error {
 		return fmt.Errorf("%s guest %s: %w", ch.Action, ch.GuestID, err)
 	}
 	return nil
+}
+
+// park returns e parked after a failure: retried after the attempt's
+// backoff, with why it failed.
+func park(e guestmap.Entry, why string, now time.Time, retry Backoff) guestmap.Entry {
+	e.State = guestmap.StateParked
+	e.Attempts++
+	e.NextRetry = now.Add(retry.Delay(e.Attempts))
+	e.LastError = why
+	return e
 }
 
 func changesOf(set, old map[string]any) []guestmap.Change {

@@ -109,9 +109,5 @@ func parkManager(e guestmap.Entry, setting bool, err error, now time.Time, retry
 	if setting {
 		e.ManagerSourceID = ""
 	}
-	e.State = guestmap.StateParked
-	e.Attempts++
-	e.NextRetry = now.Add(retry.Delay(e.Attempts))
-	e.LastError = "manager: " + err.Error()
-	return e
+	return park(e, "manager: "+err.Error(), now, retry)
 }
