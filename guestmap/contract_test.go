@@ -69,6 +69,8 @@ func runContract(t *testing.T, open opener) {
 		{"PairsAndReset", testPairsAndReset},
 		{"Rebuild", testRebuild},
 		{"InvalidArguments", testInvalid},
+		{"Replicas", testReplicas},
+		{"Epoch", testEpoch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,9 @@ type redisStore struct {
 	name   string // for errors: addresses and db, never credentials
 	opts   Options
 	prefix string
+	// replica is set once this store announced its holder as a replica
+	// (Heartbeat), so its user locks name it (see lockToken).
+	replica atomic.Bool
 }
 
 var _ Store = (*redisStore)(nil)

@@ -41,12 +41,27 @@ func (s *redisStore) LockUser(ctx context.Context, pair, sourceID string, ttl ti
 	if err := checkLeaseArgs(pair, sourceID, ttl); err != nil {
 		return nil, nil, err
 	}
-	token := newToken()
+	token := s.lockToken()
 	start := s.now()
-	res, err := s.runScript(ctx, scriptLockUser, []string{s.lockKey(pair, sourceID), s.key(pair, "map")},
-		token, ttl.Milliseconds(), sourceID).Slice()
+	keys := []string{s.lockKey(pair, sourceID), s.key(pair, "map")}
+	res, err := s.runScript(ctx, scriptLockUser, keys, token, ttl.Milliseconds(), sourceID).Slice()
 	if err != nil {
 		return nil, nil, s.wrap(ctx, "lock user "+sourceID+" of "+pair, err)
+	}
+	if len(res) == 2 && res[0] == int64(0) {
+		// Held: by a replica that is gone, the lock is taken over.
+		seen, _ := res[1].(string)
+		gone, err := s.lockHolderGone(ctx, seen)
+		if err != nil {
+			return nil, nil, err
+		}
+		if gone {
+			start = s.now()
+			res, err = s.runScript(ctx, scriptStealLock, keys, seen, token, ttl.Milliseconds(), sourceID).Slice()
+			if err != nil {
+				return nil, nil, s.wrap(ctx, "take over the lock of user "+sourceID+" of "+pair, err)
+			}
+		}
 	}
 	if len(res) == 0 || res[0] != int64(1) {
 		return nil, nil, ErrHeld

@@ -58,10 +58,11 @@ return {t, redis.call('GET', KEYS[2]) or ''}
 `)
 
 // scriptLockUser: KEYS lock, map; ARGV token, ttl ms, source ID.
-// Returns {0} when held by another token, else {1[, entry]}.
+// Returns {0, holder's value} when held by another token, else
+// {1[, entry]}.
 var scriptLockUser = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then return {0} end
+if v and v ~= ARGV[1] then return {0, v} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local e = redis.call('HGET', KEYS[2], ARGV[3])
 if e then return {1, e} end

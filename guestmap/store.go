@@ -80,6 +80,22 @@ type Store interface {
 	// Pairs lists every pair the store knows, sorted.
 	Pairs(ctx context.Context) ([]string, error)
 
+	// Heartbeat announces r (keyed by r.ID) as a live replica for ttl;
+	// calling it again before ttl passes keeps it live. Not fenced.
+	Heartbeat(ctx context.Context, r Replica, ttl time.Duration) error
+	// Leave removes the replica id at once (a clean shutdown), so its
+	// share moves to the others without waiting for its heartbeat to lapse.
+	Leave(ctx context.Context, id string) error
+	// Replicas lists the live replicas, sorted by ID, with Seen and Until
+	// filled by the store.
+	Replicas(ctx context.Context) ([]Replica, error)
+
+	// Epoch returns the store's epoch marker, creating it when the store
+	// has none (Epoch.New). Only ctsync writes it, once; a marker that
+	// changes, or appears anew under a running ctsync, means the store's
+	// state was lost (FLUSHALL, a Redis restarted empty, a new file).
+	Epoch(ctx context.Context) (Epoch, error)
+
 	// Close releases the connection or the file. Leases are not released.
 	Close() error
 }
