@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,12 +27,24 @@ type boltStore struct {
 	path string
 	opts Options
 
-	// mu guards the in-memory leases and is held through every fenced
-	// write transaction, so no lease can change hands between a write's
-	// token check and its commit.
+	// mu guards the in-memory leases and the fence counter, and only
+	// them: it is never held across a bolt transaction, so extending,
+	// releasing or taking a lease never waits for a write or its fsync.
+	// A fenced write pins the lease it checked instead (see bolt_lease.go).
 	mu     sync.Mutex
-	leases map[leaseKey]memLease
+	leases map[leaseKey]*memLease
 	fence  uint64
+
+	// group batches concurrent writes into shared transactions, and the
+	// counters count what reaches the disk (bolt_commit.go).
+	group   committer
+	commits atomic.Uint64
+	fsyncs  atomic.Uint64
+	size    atomic.Int64 // file size after the last commit, to count grow fsyncs
+
+	// inTx, when set (tests only, before any write), runs inside every
+	// group transaction after its writes and before its commit.
+	inTx func()
 }
 
 type leaseKey struct{ pair, sourceID string }
@@ -39,6 +53,9 @@ type memLease struct {
 	token   string
 	expires time.Time
 	holder  string // Options.Holder, for LeaseHolder
+	// pins counts fenced writes in flight that checked this token: while
+	// it is above zero no other token may take the key, expired or not.
+	pins int
 }
 
 var _ Store = (*boltStore)(nil)
@@ -73,7 +90,7 @@ func openBolt(path string, opts Options) (*boltStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guestmap: open embedded store %s: %w", path, err)
 	}
-	s := &boltStore{db: db, path: path, opts: opts, leases: make(map[leaseKey]memLease)}
+	s := &boltStore{db: db, path: path, opts: opts, leases: make(map[leaseKey]*memLease)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketPairs); err != nil {
 			return err
@@ -90,6 +107,9 @@ func openBolt(path string, opts Options) (*boltStore, error) {
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("guestmap: initialise embedded store %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		s.size.Store(fi.Size())
 	}
 	return s, nil
 }

@@ -40,7 +40,7 @@ func (s *boltStore) ClearQuarantine(ctx context.Context, pair string) error {
 	if err := checkPair(pair); err != nil {
 		return err
 	}
-	return s.wrap("clear quarantine of "+pair, s.db.Update(func(tx *bolt.Tx) error {
+	return s.wrap("clear quarantine of "+pair, s.write(func(tx *bolt.Tx) error {
 		if p := pairBucket(tx, pair); p != nil {
 			return p.Delete(keyQuar)
 		}
@@ -83,7 +83,8 @@ func (s *boltStore) Decide(ctx context.Context, pair string, d Decision, by stri
 		return 0, fmt.Errorf("guestmap: encode decision: %w", err)
 	}
 	n := 0
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
+		n = 0 // the function may run twice (group commit)
 		st, dec := sub(tx, pair, bucketStaged), sub(tx, pair, bucketDecide)
 		if st == nil || dec == nil {
 			return nil
@@ -122,7 +123,7 @@ func (s *boltStore) AppendLog(ctx context.Context, recs ...Record) error {
 	if len(byPair) == 0 {
 		return nil
 	}
-	return s.wrap("append log", s.db.Update(func(tx *bolt.Tx) error {
+	return s.wrap("append log", s.write(func(tx *bolt.Tx) error {
 		for pair, rs := range byPair {
 			p, err := pairBucketRW(tx, pair)
 			if err != nil {

@@ -10,20 +10,27 @@ import (
 )
 
 // Apply writes the whole batch in one transaction (atomic whatever its
-// size), under the lease mutex so the lease cannot change hands between
-// the token check and the commit.
+// size), shared with concurrent writes (group commit, bolt_commit.go).
+// The lease is checked and pinned before, unpinned after the commit: no
+// other token can take it in between, and its holder can still extend it
+// meanwhile (bolt_lease.go).
 func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 	b, err := prepareBatch(s, lease, b)
 	if err != nil {
 		return err
 	}
+	if b.Quarantine != nil && b.Quarantine.Since.IsZero() {
+		// Fill it here: the transaction's function may run twice.
+		q := *b.Quarantine
+		q.Since = s.now()
+		b.Quarantine = &q
+	}
 	pair := lease.pair
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.holds(leaseKey{pair: pair}, lease.token) {
+	pin, fence := s.pin(pair, lease.token)
+	if pin == nil {
 		return fmt.Errorf("guestmap: write %s: %w", pair, ErrFenced)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		p, err := pairBucketRW(tx, pair)
 		if err != nil {
 			return err
@@ -43,17 +50,23 @@ func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 		if err := s.applyTail(p, pair, b); err != nil {
 			return err
 		}
-		for _, l := range b.Unlock {
-			key := leaseKey{l.pair, l.sourceID}
-			if s.holds(key, l.token) {
-				delete(s.leases, key)
-			}
-		}
-		var f [8]byte
-		binary.BigEndian.PutUint64(f[:], s.fence)
-		return tx.Bucket(bucketMeta).Put(keyFence, f[:])
+		return putFence(tx, fence)
 	})
+	s.unpin(pair, pin, err == nil, b.Unlock)
 	return s.wrap("write "+pair, err)
+}
+
+// putFence persists the lease fence number so a reopened store keeps
+// counting up. Writes of a group carry the fence of their own check, not
+// in order, so the stored number only grows.
+func putFence(tx *bolt.Tx, fence uint64) error {
+	m := tx.Bucket(bucketMeta)
+	if v := m.Get(keyFence); len(v) == 8 && binary.BigEndian.Uint64(v) >= fence {
+		return nil
+	}
+	var f [8]byte
+	binary.BigEndian.PutUint64(f[:], fence)
+	return m.Put(keyFence, f[:])
 }
 
 func (s *boltStore) applyResets(p *bolt.Bucket, b Batch) error {
