@@ -84,14 +84,14 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.Holder == "" {
-		o.Holder = defaultHolder()
+		o.Holder = DefaultHolder()
 	}
 	return o
 }
 
-// defaultHolder is "HOSTNAME:PID": enough to find the replica, and the
+// DefaultHolder is "HOSTNAME:PID": enough to find the replica, and the
 // process on it, that holds a pair.
-func defaultHolder() string {
+func DefaultHolder() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "unknown-host"

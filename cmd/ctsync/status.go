@@ -42,11 +42,29 @@ type statusDoc struct {
 	// daemon answered for an embedded store it holds.
 	From  string       `json:"from"`
 	Pairs []pairStatus `json:"pairs"`
+	// Replicas are the live `ctsync run` processes sharing the store.
+	Replicas []replicaJSON `json:"replicas"`
+}
+
+// replicaJSON is one live replica: what its last heartbeat said.
+type replicaJSON struct {
+	ID         string    `json:"id"`
+	Host       string    `json:"host,omitempty"`
+	PID        int       `json:"pid,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	Started    time.Time `json:"started,omitzero"`
+	Configured []string  `json:"configured"`
+	// Pairs are the pairs the replica runs (its share).
+	Pairs []string   `json:"pairs"`
+	Seen  time.Time  `json:"seen,omitzero"`
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // pairStatus is one pair in statusDoc.
 type pairStatus struct {
-	Name        string     `json:"name"`
+	Name string `json:"name"`
+	// Owner is the live replica that runs the pair ("" when none).
+	Owner       string     `json:"owner"`
 	Mapped      int        `json:"mapped"`
 	Parked      int        `json:"parked"`
 	Staged      int        `json:"staged"`
@@ -133,14 +151,34 @@ type statusOptions struct {
 	Running map[string]worker.Progress
 }
 
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // buildStatus reads every pair of a from its store.
 func buildStatus(ctx context.Context, a *app.App, o statusOptions) (statusDoc, error) {
-	doc := statusDoc{Version: statusVersion, Generated: time.Now().UTC(), From: "store", Pairs: []pairStatus{}}
+	doc := statusDoc{Version: statusVersion, Generated: time.Now().UTC(), From: "store", Pairs: []pairStatus{}, Replicas: []replicaJSON{}}
+	replicas, err := a.Store.Replicas(ctx)
+	if err != nil {
+		return doc, fmt.Errorf("list replicas: %w", err)
+	}
+	owner := map[string]string{}
+	for _, r := range replicas {
+		doc.Replicas = append(doc.Replicas, replicaJSON{ID: r.ID, Host: r.Host, PID: r.PID, Version: r.Version, Started: r.Started,
+			Configured: nonNil(r.Configured), Pairs: nonNil(r.Pairs), Seen: r.Seen, Until: timeOrNil(r.Until)})
+		for _, p := range r.Pairs {
+			owner[p] = r.ID
+		}
+	}
 	for _, p := range a.Pairs {
 		ps, err := pairStatusOf(ctx, a.Store, p.PairName)
 		if err != nil {
 			return doc, err
 		}
+		ps.Owner = owner[p.PairName]
 		if pr, ok := o.Running[p.PairName]; ok {
 			ps.Running = &runningJSON{Phase: string(pr.Phase), Start: pr.Start, Read: pr.Read, Planned: pr.Planned, Applied: pr.Applied}
 		}
@@ -300,7 +338,7 @@ func termLine(s string) string {
 // desired state. Directory text is escaped.
 func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tLAST SUCCESS\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tLEASE\tCOUNTS\tLAST ERROR")
+	fmt.Fprintln(tw, "PAIR\tLAST CYCLE\tLAST SUCCESS\tMAPPED\tPARKED\tSTAGED\tQUARANTINE\tOWNER\tLEASE\tCOUNTS\tLAST ERROR")
 	for _, p := range doc.Pairs {
 		last := "never"
 		if len(p.Cycles) > 0 {
@@ -329,9 +367,11 @@ func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 		if len(p.Cycles) > 0 && len(p.Cycles[0].Counts) > 0 {
 			counts = countsLine(p.Cycles[0].Counts)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, last, success, p.Mapped, p.Parked, p.Staged, q, lease, counts, termLine(p.LastError))
+		owner := firstNonEmptyString(textsafe.Escape(p.Owner), "-")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, last, success, p.Mapped, p.Parked, p.Staged, q, owner, lease, counts, termLine(p.LastError))
 	}
 	_ = tw.Flush()
+	writeReplicasText(w, doc, now, detail)
 	for _, p := range doc.Pairs {
 		if !detail {
 			break
@@ -377,6 +417,35 @@ func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 				textsafe.Escape(firstNonEmptyString(u.DisplayName, "-")), firstNonEmptyString(u.GuestID, "-"), u.State, next, termLine(u.Reason))
 		}
 		_ = tw.Flush()
+	}
+}
+
+// writeReplicasText lists the live replicas, and without --pair, how to see
+// the users behind the PARKED and STAGED counts.
+func writeReplicasText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
+	if len(doc.Replicas) == 0 {
+		fmt.Fprintln(w, "\nno `ctsync run` replica is running on this store")
+	} else {
+		fmt.Fprintf(w, "\nreplicas sharing this store: %d\n", len(doc.Replicas))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  REPLICA\tVERSION\tSTARTED\tLAST HEARTBEAT\tPAIRS")
+		for _, r := range doc.Replicas {
+			pairs := strings.Join(r.Pairs, ", ")
+			if pairs == "" {
+				pairs = "none (more replicas than target tenants, or settling)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s ago\t%s\n", textsafe.Escape(r.ID), firstNonEmptyString(textsafe.Escape(r.Version), "-"),
+				r.Started.Local().Format(time.RFC3339), now.Sub(r.Seen).Round(time.Second), textsafe.Escape(pairs))
+		}
+		_ = tw.Flush()
+	}
+	if detail {
+		return
+	}
+	for _, p := range doc.Pairs {
+		if n := p.Parked + p.Staged; n > 0 {
+			fmt.Fprintf(w, "%s: %d users not in their desired state; see them with: ctsync status --pair %s\n", p.Name, n, p.Name)
+		}
 	}
 }
 

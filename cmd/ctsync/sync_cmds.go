@@ -12,13 +12,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sourcegraph/conc"
+
 	"github.com/ctsync/ctsync/internal/textsafe"
 	"github.com/ctsync/ctsync/sync/plan"
 	"github.com/ctsync/ctsync/sync/worker"
 )
 
 func init() {
-	register(&command{name: "once", summary: "run one cycle of every pair (or one) and exit; 1 if anything failed",
+	register(&command{name: "once", summary: "run one cycle of every pair (or one) and exit; 1 if anything failed, 3 if a pair's lease is held elsewhere",
 		usage: "[-c config.toml] [--pair P]", run: runOnce})
 	register(&command{name: "run", summary: "run the sync daemon: every pair on its schedule",
 		usage: "[-c config.toml]", run: runDaemon})
@@ -40,12 +42,27 @@ func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	reports := a.Runner().Once(ctx)
 	clear()
 	printReports(e.stdout, reports)
+	return onceExit(reports)
+}
+
+// exitHeld is `once`'s "a pair did not run: another process holds its
+// lease" (a replica mid-cycle, or a crashed one whose lease has not yet
+// lapsed): the work was not done, but nothing failed.
+const exitHeld = 3
+
+// onceExit is `once`'s exit code: 1 when a pair failed (that wins: it needs
+// a look), else 3 when a pair was skipped for a lease held elsewhere, else 0.
+func onceExit(reports []worker.Report) int {
+	code := exitOK
 	for _, r := range reports {
-		if r.Failed() {
+		switch {
+		case r.Failed():
 			return exitFailures
+		case r.Skipped != "":
+			code = exitHeld
 		}
 	}
-	return exitOK
+	return code
 }
 
 // printReports writes one line per pair: what its cycle did.
@@ -59,7 +76,7 @@ func printReports(w io.Writer, reports []worker.Report) {
 			fmt.Fprintf(w, "FAILED: %s\n", textsafe.Escape(condenseError(r.Err)))
 			continue
 		case r.Skipped != "":
-			fmt.Fprintf(w, "skipped: %s\n", r.Skipped)
+			fmt.Fprintf(w, "skipped: %s\n", textsafe.Escape(r.Skipped))
 			continue
 		}
 		if len(r.Counts) == 0 {
@@ -92,6 +109,8 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 		return code
 	}
 	defer a.Close()
+	version, _, _ := buildInfo()
+	share := a.Share(version)
 	r := a.Runner()
 	m.attach(a)
 	r.OnReport = m.observe
@@ -127,7 +146,10 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 		defer srv.shutdown()
 	}
 	a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
+	var wg conc.WaitGroup
+	wg.Go(func() { share.Run(ctx) })
 	r.Run(ctx)
+	wg.Wait()
 	a.Log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
 	return exitOK
 }

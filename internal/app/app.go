@@ -17,6 +17,7 @@ import (
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/internal/storemetrics"
 	"github.com/ctsync/ctsync/policy"
+	"github.com/ctsync/ctsync/sync/shard"
 	"github.com/ctsync/ctsync/sync/worker"
 	"github.com/ctsync/ctsync/tenants"
 )
@@ -114,6 +115,34 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		})
 	}
 	return a, nil
+}
+
+// Share makes the app's pairs share the work with the other replicas on
+// the same store (the daemon): it returns the replica's Membership, to Run
+// beside the Runner, and every pair asks it before its cycle. The replica
+// is named by the store's lease holder (guestmap.DefaultHolder), so status
+// can match leases to replicas; pairs into one target tenant share one
+// replica (see sync/shard).
+func (a *App) Share(version string) *shard.Membership {
+	host, _ := os.Hostname()
+	w := a.Config.Worker
+	m := &shard.Membership{
+		Store: a.Store,
+		Self: guestmap.Replica{ID: guestmap.DefaultHolder(), Host: host, PID: os.Getpid(), Version: version,
+			Started: time.Now().UTC()},
+		TTL: w.LeaseTTL.Duration,
+		// A pair nobody ran for two intervals and a lease's life is run
+		// by anyone: its owner lacks it (a configuration rollout) or is
+		// stuck without having lost its heartbeat.
+		Grace: 2*w.Interval.Duration + w.LeaseTTL.Duration,
+		Log:   a.Log,
+	}
+	for _, p := range a.Pairs {
+		pc := a.Config.Pair(p.PairName)
+		m.Pairs = append(m.Pairs, shard.Pair{Name: p.PairName, Target: a.Config.Tenant(pc.Target).TenantID})
+		p.Sharing = m
+	}
+	return m
 }
 
 // Runner returns a Runner over the app's pairs.

@@ -26,6 +26,7 @@ type Observer interface {
 var Ops = []string{
 	"acquire", "lease_holder", "lock_user", "apply", "get", "get_many", "scan", "count",
 	"delta_link", "status", "clear_quarantine", "staged", "decide", "append_log", "logs", "pairs",
+	"heartbeat", "leave", "replicas", "epoch",
 }
 
 // Wrap returns s with every operation but Close reported to obs. The leases
@@ -140,3 +141,23 @@ func (w *store) Pairs(ctx context.Context) (_ []string, err error) {
 }
 
 func (w *store) Close() error { return w.s.Close() }
+
+func (w *store) Heartbeat(ctx context.Context, r guestmap.Replica, ttl time.Duration) (err error) {
+	defer w.done("heartbeat", "", time.Now(), &err)
+	return w.s.Heartbeat(ctx, r, ttl)
+}
+
+func (w *store) Leave(ctx context.Context, id string) (err error) {
+	defer w.done("leave", "", time.Now(), &err)
+	return w.s.Leave(ctx, id)
+}
+
+func (w *store) Replicas(ctx context.Context) (_ []guestmap.Replica, err error) {
+	defer w.done("replicas", "", time.Now(), &err)
+	return w.s.Replicas(ctx)
+}
+
+func (w *store) Epoch(ctx context.Context) (_ guestmap.Epoch, err error) {
+	defer w.done("epoch", "", time.Now(), &err)
+	return w.s.Epoch(ctx)
+}

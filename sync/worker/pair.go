@@ -41,6 +41,16 @@ type Pair struct {
 	// (PhaseDone). It is called from concurrent apply tasks: it must be
 	// safe for concurrent use and quick.
 	Progress func(Progress)
+	// Sharing, when set, says whether this replica runs the pair at all
+	// (replicas sharing a store split the pairs; see sync/shard). Nil
+	// runs every pair whose lease it can take (`ctsync once`).
+	Sharing Sharing
+}
+
+// Sharing decides which replica runs which pair.
+type Sharing interface {
+	// Turn says whether this replica runs pair now, and why not.
+	Turn(ctx context.Context, pair string) (run bool, reason string)
 }
 
 // Name returns the pair's name.
@@ -71,9 +81,19 @@ func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 	rep = Report{Pair: p.PairName, Start: p.now()}
 	defer func() { rep.End = p.now() }()
 
+	if p.Sharing != nil {
+		if run, why := p.Sharing.Turn(ctx, p.PairName); !run {
+			rep.Skipped, rep.NotMine = why, true
+			return rep
+		}
+	}
 	lease, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
 	if errors.Is(err, guestmap.ErrHeld) {
 		rep.Skipped = "another ctsync holds the pair's lease"
+		if holder, _, held, herr := p.Store.LeaseHolder(ctx, p.PairName); herr == nil && held && holder != "" {
+			rep.HeldBy = holder
+			rep.Skipped = "another ctsync (" + holder + ") holds the pair's lease"
+		}
 		return rep
 	}
 	if err != nil {

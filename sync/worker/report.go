@@ -23,6 +23,12 @@ type Report struct {
 	// Skipped says why the cycle did nothing (lease held elsewhere,
 	// quarantine); empty when it ran.
 	Skipped string
+	// HeldBy names the process holding the pair's lease when the cycle was
+	// skipped for it ("" when unknown, or skipped for another reason).
+	HeldBy string
+	// NotMine is set when the cycle was skipped because another replica
+	// runs the pair (see Pair.Sharing): its share, not a contention.
+	NotMine bool
 	// Quarantined is set when the pair is (now) in quarantine.
 	Quarantined bool
 	// Err is the error that stopped the cycle, if any.

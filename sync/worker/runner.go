@@ -279,6 +279,9 @@ func (r *Runner) logReport(rep Report) {
 	switch {
 	case rep.Err != nil:
 		r.Log.Error("cycle failed", append(attrs, "error", rep.Err)...)
+	case rep.NotMine:
+		// Another replica's share: said at every interval, so quietly.
+		r.Log.Debug("cycle skipped", append(attrs, "reason", rep.Skipped)...)
 	case rep.Skipped != "":
 		r.Log.Info("cycle skipped", append(attrs, "reason", rep.Skipped)...)
 	default:
