@@ -18,18 +18,17 @@ import (
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
-	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/internal/textsafe"
 )
 
 func init() {
 	register(&command{name: "status", summary: "show each pair's recent cycles, last success, counts, parked users, quarantine, staged deletes and lease holder",
 		usage: "[-c config.toml] [--pair P] [--json]", run: runStatus})
-	register(&command{name: "approve", summary: "allow a pair's staged deletes and disables (all, or --user ones)",
+	register(&command{name: "approve", summary: "allow a pair's staged deletes, disables and adoptions (all, or --user ones)",
 		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 			return runDecide(ctx, e, fs, args, guestmap.Approved)
 		}})
-	register(&command{name: "reject", summary: "refuse a pair's staged deletes and disables (all, or --user ones)",
+	register(&command{name: "reject", summary: "refuse a pair's staged deletes, disables and adoptions (all, or --user ones)",
 		usage: "--pair P [--user ID]... [-c config.toml]", run: func(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 			return runDecide(ctx, e, fs, args, guestmap.Rejected)
 		}})
@@ -394,16 +393,7 @@ func rebuildMap(ctx context.Context, a *app.App, req rebuildRequest) (rebuildRes
 		return out, err
 	}
 	defer lease.Release(context.WithoutCancel(ctx))
-	pages := func(yield func([]guestmap.Fact) error) error {
-		return p.Target.Stamped(ctx, func(users []directory.User) error {
-			facts := make([]guestmap.Fact, 0, len(users))
-			for _, u := range users {
-				facts = append(facts, guestmap.Fact{GuestID: u.ID, Stamp: u.Str(p.StampAttribute), GuestUPN: u.Str(directory.PropMail), Disabled: !u.Enabled()})
-			}
-			return yield(facts)
-		})
-	}
-	res, err := guestmap.Rebuild(ctx, a.Store, lease, pages, guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: req.Drop})
+	res, err := guestmap.Rebuild(ctx, a.Store, lease, p.StampFacts(ctx), guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID, Drop: req.Drop})
 	if err != nil {
 		return out, err
 	}

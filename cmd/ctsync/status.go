@@ -123,7 +123,7 @@ type userStatus struct {
 	DisplayName string `json:"displayName,omitempty"`
 	GuestID     string `json:"guestId,omitempty"`
 	// State is "parked" (the last action failed; retried at NextRetry) or
-	// "staged" (a delete or disable waits for ctsync approve).
+	// "staged" (a delete, disable or adoption waits for ctsync approve).
 	State     string     `json:"state"`
 	Reason    string     `json:"reason,omitempty"`
 	Attempts  int        `json:"attempts,omitempty"`

@@ -67,6 +67,25 @@ func existingGuestSkip(t *testing.T, profile graphsim.Profile) {
 	if err != nil || len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Error, "existing_guest = skip") {
 		t.Errorf("skip not reported in the log: %v %+v", err, recs)
 	}
+	// Not silently: the user waits for an admin, who may adopt the guest
+	// (it may be ctsync's own invitation whose stamp was lost).
+	staged, err := h.app.Store.Staged(h.ctx, pairName)
+	if err != nil || len(staged) != 1 || staged[0].SourceID != cara || staged[0].Action != "adopt" || staged[0].GuestID != handMade {
+		t.Fatalf("staged %+v, %v; want cara's adoption of %s", staged, err, handMade)
+	}
+	if _, err := guestmap.Approve(h.ctx, h.app.Store, pairName, "test", cara); err != nil {
+		t.Fatal(err)
+	}
+	h.converge()
+	if g, ok := h.guest(cara); !ok || g.ID != handMade {
+		t.Errorf("after approval: cara's guest %v (%v), want the hand-made %s stamped", g.ID, ok, handMade)
+	}
+	if n := len(h.dst.Users()); n != 1 {
+		t.Errorf("target has %d users after the adoption, want 1", n)
+	}
+	if staged, _ := h.app.Store.Staged(h.ctx, pairName); len(staged) != 0 {
+		t.Errorf("still staged after the adoption: %+v", staged)
+	}
 }
 
 // existing_guest = "fail" parks the user; retrying keeps failing and never

@@ -154,6 +154,12 @@ type MatchInput struct {
 	// source tenant. Adopting a guest by mail requires it, so a source user
 	// cannot claim the guest of a third party's address.
 	MailDomainVerified bool
+	// ApprovedGuest is an unstamped guest an admin approved adopting for
+	// this user (ctsync approve on a staged adopt): found by mail, it is
+	// adopted whatever ExistingGuest says.
+	ApprovedGuest string
+	// Pair names the pair in the commands a held adoption suggests.
+	Pair string
 }
 
 // Match decides the create step from the candidates, before any write.
@@ -168,7 +174,8 @@ type MatchInput struct {
 //	by mail: one unstamped, our mark exists        adopt (our own invitation)
 //	by mail: one unstamped, policy adopt, domain   adopt
 //	by mail: one unstamped, policy adopt, no dom.  refuse, conflict
-//	by mail: one unstamped, policy skip            skip
+//	by mail: one unstamped, an admin approved it   adopt
+//	by mail: one unstamped, policy skip            skip: held for an admin
 //	by mail: one unstamped, policy fail            refuse
 func Match(in MatchInput) MatchResult {
 	var own []directory.User
@@ -224,6 +231,8 @@ func decideFound(in MatchInput, g directory.User, how string) MatchResult {
 	switch {
 	case in.InvitedBefore:
 		return MatchResult{Kind: AdoptFound, GuestID: g.ID, Reason: "ctsync's own earlier invitation: " + who + " is adopted"}
+	case in.ApprovedGuest != "" && in.ApprovedGuest == g.ID:
+		return MatchResult{Kind: AdoptFound, GuestID: g.ID, Reason: who + " is adopted: an admin approved it"}
 	case in.ExistingGuest == "adopt" && !in.MailDomainVerified:
 		return conflict("%s has mail %s, whose domain is not a verified domain of the source tenant: a source user cannot adopt a third party's guest", who, in.Mail)
 	case in.ExistingGuest == "adopt":
@@ -231,7 +240,9 @@ func decideFound(in MatchInput, g directory.User, how string) MatchResult {
 	case in.ExistingGuest == "fail":
 		return MatchResult{Kind: Refuse, Reason: fmt.Sprintf("the target already has %s with mail %s that ctsync did not create (existing_guest = fail)", who, in.Mail)}
 	default:
-		return MatchResult{Kind: SkipFound, GuestID: g.ID, Reason: fmt.Sprintf("the target already has %s with mail %s that ctsync did not create (existing_guest = skip)", who, in.Mail)}
+		return MatchResult{Kind: SkipFound, GuestID: g.ID, Reason: fmt.Sprintf("the target already has %s with mail %s and no ctsync stamp (existing_guest = skip); "+
+			"it may be ctsync's own invitation whose stamp was never written (a crash, or a store that lost its state). "+
+			"Adopt it: ctsync approve --pair %s --user %s; leave the user unsynced: ctsync reject --pair %s --user %s", who, in.Mail, in.Pair, in.SourceID, in.Pair, in.SourceID)}
 	}
 }
 

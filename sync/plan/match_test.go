@@ -109,6 +109,14 @@ func TestMatch(t *testing.T) {
 		{"unstamped, policy skip", with(func(in *MatchInput) {
 			in.ExistingGuest = "skip"
 			in.ByMail = []directory.User{guest("g1", "")}
+		}), SkipFound, "g1", false, "ctsync approve --pair"},
+		{"unstamped, policy skip, an admin approved this guest", with(func(in *MatchInput) {
+			in.ExistingGuest, in.ApprovedGuest = "skip", "g1"
+			in.ByMail = []directory.User{guest("g1", "")}
+		}), AdoptFound, "g1", false, "approved"},
+		{"unstamped, policy skip, an admin approved another guest", with(func(in *MatchInput) {
+			in.ExistingGuest, in.ApprovedGuest = "skip", "g0"
+			in.ByMail = []directory.User{guest("g1", "")}
 		}), SkipFound, "g1", false, "existing_guest = skip"},
 		{"unstamped, policy fail", with(func(in *MatchInput) {
 			in.ExistingGuest = "fail"

@@ -131,6 +131,9 @@ type Staged struct {
 	Action  Action
 	Verdict Verdict
 	By      string
+	// GuestID is the guest the action is about: for an Adopt, the
+	// unstamped guest an admin is asked to let ctsync take over.
+	GuestID string
 }
 
 // Change is one planned change to one guest.
@@ -163,6 +166,9 @@ type Change struct {
 	// Rejected marks a Skip of a staged action an admin rejected: the
 	// worker drops the staged record and keeps the guest as it is.
 	Rejected bool `json:"rejected,omitempty"`
+	// AdoptGuest, on a Create, is the unstamped guest an admin approved
+	// adopting (a staged Adopt): the create step adopts it if it finds it.
+	AdoptGuest string `json:"adoptGuest,omitempty"`
 	// NeedsDiff marks an update whose Set is still the whole desired set:
 	// Narrow it with the guest's current attributes before applying.
 	NeedsDiff bool `json:"-"`
@@ -371,6 +377,26 @@ func stageOverThreshold(p *Plan, threshold int) {
 	}
 }
 
+// adoptDecision applies an admin's word to the create of a user whose
+// create found an unstamped guest with its mail and asked (a staged
+// Adopt): approved, the create adopts that guest; rejected, the user is
+// skipped and stays listed as rejected; pending, it waits. It reports
+// whether the change stays in the plan.
+func adoptDecision(p *Plan, ch *Change, s Staged) bool {
+	switch s.Verdict {
+	case Approved:
+		ch.AdoptGuest = s.GuestID
+		ch.Reason += fmt.Sprintf(" (adopting guest %s: approved by %s)", s.GuestID, s.By)
+		return true
+	case Rejected:
+		ch.Action = Skip
+		ch.Reason = fmt.Sprintf("adopting guest %s was rejected by %s: the user is not synced while that guest has its mail", s.GuestID, s.By)
+		return true
+	}
+	p.Unchanged++ // asked already, still waiting for an admin
+	return false
+}
+
 // dedupe keeps the last record of each ID, in first-seen order.
 func dedupe(users []directory.User) []directory.User {
 	idx := make(map[string]int, len(users))
@@ -437,6 +463,12 @@ func applyDecisions(p *Plan, staged map[string]Staged) {
 	kept := p.Changes[:0]
 	for _, ch := range p.Changes {
 		s, ok := staged[ch.SourceID]
+		if ok && ch.Action == Create && s.Action == Adopt {
+			if adoptDecision(p, &ch, s) {
+				kept = append(kept, ch)
+			}
+			continue
+		}
 		if ok && (ch.Action == Stage || ch.Action.Destructive()) {
 			switch s.Verdict {
 			case Approved:

@@ -278,6 +278,9 @@ func TestApplyDecisions(t *testing.T) {
 		{"pending, same action: still waiting", Change{Action: SoftDelete}, Staged{Action: SoftDelete}, "", false, 1},
 		{"pending, another action: restaged", Change{Action: HardDelete}, Staged{Action: SoftDelete}, Stage, false, 0},
 		{"not destructive: untouched", Change{Action: Update}, Staged{Action: SoftDelete, Verdict: Rejected}, Update, false, 0},
+		{"adoption pending: waits", Change{Action: Create}, Staged{Action: Adopt, GuestID: "g1"}, "", false, 1},
+		{"adoption approved: the create adopts", Change{Action: Create}, Staged{Action: Adopt, GuestID: "g1", Verdict: Approved, By: "ann"}, Create, false, 0},
+		{"adoption rejected: skipped, kept listed", Change{Action: Create}, Staged{Action: Adopt, GuestID: "g1", Verdict: Rejected, By: "bob"}, Skip, false, 0},
 	} {
 		tc.change.SourceID = "u1"
 		p := &Plan{Changes: []Change{tc.change}}
@@ -287,6 +290,8 @@ func TestApplyDecisions(t *testing.T) {
 			t.Errorf("%s: kept %+v", tc.name, p.Changes)
 		case tc.want != "" && (len(p.Changes) != 1 || p.Changes[0].Action != tc.want || p.Changes[0].Rejected != tc.rejected):
 			t.Errorf("%s: got %+v, want %s rejected=%v", tc.name, p.Changes, tc.want, tc.rejected)
+		case tc.want == Create && p.Changes[0].AdoptGuest != tc.staged.GuestID:
+			t.Errorf("%s: adopts %q, want %q", tc.name, p.Changes[0].AdoptGuest, tc.staged.GuestID)
 		case p.Unchanged != tc.unchanged:
 			t.Errorf("%s: unchanged %d, want %d", tc.name, p.Unchanged, tc.unchanged)
 		}

@@ -81,14 +81,17 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 
 // outcome is what applying one change did, to be recorded.
 type outcome struct {
-	change   plan.Change
-	action   plan.Action // as done: create may become adopt or skip
-	guestID  string
-	state    guestmap.State
-	set      map[string]any
-	old      map[string]any
-	drop     bool // remove the entry (hard delete)
-	skipped  string
+	change  plan.Change
+	action  plan.Action // as done: create may become adopt or skip
+	guestID string
+	state   guestmap.State
+	set     map[string]any
+	old     map[string]any
+	drop    bool // remove the entry (hard delete)
+	skipped string
+	// stage, when set, holds the user for an admin (an adoption to
+	// decide) instead of the plan's staged action.
+	stage    *guestmap.Staged
 	lock     *guestmap.Lease
 	err      error
 	duration time.Duration
@@ -133,11 +136,19 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			rec.Action, rec.Result = string(ch.Staged), "rejected"
 		}
 	case o.action == plan.Stage:
-		b.Stage = []guestmap.Staged{{SourceID: ch.SourceID, GuestID: ch.GuestID, Action: string(ch.Staged), Reason: ch.Reason, Since: p.now()}}
+		st := guestmap.Staged{SourceID: ch.SourceID, GuestID: ch.GuestID, Action: string(ch.Staged), Reason: ch.Reason, Since: p.now()}
+		if o.stage != nil {
+			st = *o.stage
+			rec.Action = st.Action
+		}
+		b.Stage = []guestmap.Staged{st}
 		e := prev
+		if !hadEntry {
+			e = guestmap.Entry{SourceID: ch.SourceID, Created: p.now(), GuestUPN: ch.User.Str(directory.PropMail)}
+		}
 		e.State = guestmap.StateStaged
 		b.Put = []guestmap.Entry{e}
-		rec.Result, rec.Error = "staged", ch.Reason
+		rec.Result, rec.Error = "staged", st.Reason
 		c.count("stage", 1)
 	case o.drop:
 		b.Delete = []string{ch.SourceID}
@@ -175,6 +186,14 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	}
 	b.Log = []guestmap.Record{rec}
 	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
+		if o.lock != nil {
+			// The batch that would have released the user's lock failed
+			// (a cancelled cycle, a lost lease): release it now, so the
+			// user's next attempt is not refused for the lock's TTL.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = o.lock.Release(rctx)
+			cancel()
+		}
 		return fmt.Errorf("%w: record %s of %s: %w", errFatal, o.action, ch.SourceID, err)
 	}
 	c.logOutcome(ch, rec, o.err)

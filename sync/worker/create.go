@@ -57,7 +57,11 @@ func (c *cycle) create(ctx context.Context, o *outcome) error {
 	case plan.Refuse:
 		return refusal(m)
 	case plan.SkipFound:
-		o.skipped = m.Reason
+		// Not skipped silently: the user would stay unsynced with no
+		// trace in status. Held for an admin, who adopts the guest or
+		// leaves the user out (staged Adopt).
+		o.action, o.guestID = plan.Stage, m.GuestID
+		o.stage = &guestmap.Staged{SourceID: ch.SourceID, GuestID: m.GuestID, Action: string(plan.Adopt), Reason: m.Reason, Since: p.now()}
 		return nil
 	case plan.Invite:
 		o.action = plan.Create
@@ -115,6 +119,7 @@ func (c *cycle) matchInput(ctx context.Context, ch plan.Change, invitedBefore bo
 	in := plan.MatchInput{
 		SourceID: ch.SourceID, Mail: ch.User.Str(directory.PropMail), Stamp: p.Stamp(ch.SourceID),
 		StampAttr: p.StampAttribute, InvitedBefore: invitedBefore, ExistingGuest: p.Rules.ExistingGuest(),
+		ApprovedGuest: ch.AdoptGuest, Pair: p.PairName,
 	}
 	var err error
 	if in.ByStamp, err = p.Target.FindByStamp(ctx, in.Stamp); err != nil {

@@ -50,6 +50,11 @@ func (c *cycle) run(ctx context.Context) error {
 		return fmt.Errorf("read status: %w", err)
 	}
 	c.rep.Quarantined = c.status.Quarantine.On
+	if !c.dry {
+		if err := c.recoverMap(ctx); err != nil {
+			return err
+		}
+	}
 	if err := c.loadStaged(ctx); err != nil {
 		return err
 	}
@@ -249,7 +254,7 @@ func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full 
 				fetch = append(fetch, e.SourceID)
 			case c.members != nil && !c.members[e.SourceID] && e.State != guestmap.StateSoftDeleted:
 				fetch = append(fetch, e.SourceID) // left the groups
-			case c.staged[e.SourceID].Decision != guestmap.Pending:
+			case decidedNow(c.staged[e.SourceID]):
 				fetch = append(fetch, e.SourceID) // an admin decided
 			}
 		}
@@ -316,7 +321,7 @@ func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*p
 	if len(c.staged) > 0 {
 		in.Staged = make(map[string]plan.Staged, len(c.staged))
 		for id, s := range c.staged {
-			in.Staged[id] = plan.Staged{Action: plan.Action(s.Action), Verdict: plan.Verdict(s.Decision), By: s.DecidedBy}
+			in.Staged[id] = plan.Staged{Action: plan.Action(s.Action), Verdict: plan.Verdict(s.Decision), By: s.DecidedBy, GuestID: s.GuestID}
 		}
 	}
 	return plan.Compute(in), nil
@@ -439,4 +444,12 @@ func (c *cycle) recordFailure(err error) {
 	st.ConsecutiveFailures++
 	st.AddCycle(c.summary(st.LastErrorAt, err))
 	_ = c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st})
+}
+
+// decidedNow reports whether a staged action has an admin's decision the
+// next cycle must carry out. A rejected adoption has none: the user stays
+// unsynced (and listed) until an admin approves it after all, so it is not
+// read again every cycle.
+func decidedNow(s guestmap.Staged) bool {
+	return s.Decision == guestmap.Approved || (s.Decision == guestmap.Rejected && s.Action != string(plan.Adopt))
 }

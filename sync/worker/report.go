@@ -29,6 +29,9 @@ type Report struct {
 	// NotMine is set when the cycle was skipped because another replica
 	// runs the pair (see Pair.Sharing): its share, not a contention.
 	NotMine bool
+	// Recovered counts the entries the cycle rebuilt from the target's
+	// stamps because the store held nothing of the pair (see recoverMap).
+	Recovered int
 	// Quarantined is set when the pair is (now) in quarantine.
 	Quarantined bool
 	// Err is the error that stopped the cycle, if any.

@@ -1,0 +1,74 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ctsync/ctsync/guestmap"
+	"github.com/ctsync/ctsync/internal/directory"
+)
+
+// StampFacts streams the guests stamped in the pair's target as facts for
+// guestmap.Rebuild.
+func (p *Pair) StampFacts(ctx context.Context) guestmap.FactPages {
+	return func(yield func([]guestmap.Fact) error) error {
+		return p.Target.Stamped(ctx, func(users []directory.User) error {
+			facts := make([]guestmap.Fact, 0, len(users))
+			for _, u := range users {
+				facts = append(facts, guestmap.Fact{GuestID: u.ID, Stamp: u.Str(p.StampAttribute),
+					GuestUPN: u.Str(directory.PropMail), Disabled: !u.Enabled()})
+			}
+			return yield(facts)
+		})
+	}
+}
+
+// stateless reports whether the store holds nothing of the pair: no
+// cycle ever recorded, no delta link, no entry. That is a first sync, or a
+// store whose state was lost (FLUSHALL, a Redis restarted without
+// persistence, a deleted file); the two look alike from the store, and
+// both are handled alike (see recoverMap).
+func stateless(st guestmap.Status, link string, entries int) bool {
+	return st.CycleEnd.IsZero() && st.LastErrorAt.IsZero() && len(st.History) == 0 && link == "" && entries == 0
+}
+
+// recoverMap rebuilds the map of a pair the store knows nothing of from
+// the stamps in the target, before the cycle plans anything: the stamps
+// are the truth and the store a cache of them, so a lost store costs one
+// stamp search, not a user invited twice or a guest ctsync no longer
+// recognises. On a first sync the search finds nothing (or the guests of
+// an earlier installation, which are taken back). Guests ctsync invited
+// but had not stamped when the store was lost carry no stamp: the create
+// step finds them by mail and, unless the pair adopts existing guests,
+// holds them for an admin's decision (see create).
+func (c *cycle) recoverMap(ctx context.Context) error {
+	p := c.p
+	link, err := p.Store.DeltaLink(ctx, p.PairName)
+	if err != nil {
+		return fmt.Errorf("read delta link: %w", err)
+	}
+	n, err := p.Store.Count(ctx, p.PairName)
+	if err != nil {
+		return fmt.Errorf("count map entries: %w", err)
+	}
+	if !stateless(c.status, link, n) {
+		return nil
+	}
+	ep, err := p.Store.Epoch(ctx)
+	if err != nil {
+		return fmt.Errorf("read the store's epoch: %w", err)
+	}
+	res, err := guestmap.Rebuild(ctx, p.Store, c.lease, p.StampFacts(ctx), guestmap.RebuildOptions{SourceTenantID: p.SourceTenantID})
+	if err != nil {
+		return fmt.Errorf("rebuild the map from the target's stamps: %w", err)
+	}
+	c.rep.Recovered = res.Mapped
+	level, msg := p.log().Info, "no state for the pair in the store (a first sync, or a store whose state was lost): the map was rebuilt from the stamps in the target"
+	if res.Mapped > 0 {
+		level = p.log().Warn
+		msg = "no state for the pair in the store, but the target holds guests ctsync stamped: the store's state was lost (FLUSHALL, a Redis restarted empty, a new file); the map was rebuilt from the stamps"
+	}
+	level(msg, "pair", p.PairName, "epoch", ep.ID, "epochCreated", ep.Created, "stamped", res.Facts, "mapped", res.Mapped,
+		"foreign", res.Foreign, "duplicates", len(res.Duplicates))
+	return nil
+}
