@@ -79,6 +79,10 @@ func (l *Lease) Until() time.Time {
 	return l.until
 }
 
+// Remaining returns how long the lease is still trusted, by its store's
+// clock (Until minus now; negative once past).
+func (l *Lease) Remaining() time.Duration { return l.Until().Sub(l.owner.now()) }
+
 // Valid reports whether the lease is still within Until by the store's clock.
 func (l *Lease) Valid() bool {
 	return l.owner.now().Before(l.Until())

@@ -36,8 +36,15 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 	wp := pool.New().WithMaxGoroutines(lim.Size())
 	var done atomic.Int64
 	total := len(pl.Changes)
+	var draining atomic.Bool
 	for _, ch := range pl.Changes {
 		wp.Go(func() {
+			if c.leaseLapsing() {
+				// Stop taking new users while the lease still holds, so
+				// the users in flight are recorded under it.
+				draining.Store(true)
+				return
+			}
 			_ = lim.Do(ctx, func() {
 				if err := c.applyOne(ctx, ch); err != nil && errors.Is(err, errFatal) {
 					cancel(err)
@@ -50,6 +57,21 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errFatal) {
 		c.fatal = cause
 	}
+	if draining.Load() && c.fatal == nil {
+		c.fatal = fmt.Errorf("the pair's lease could not be extended (the store is slow or out of reach): stopped taking new users before it lapsed; "+
+			"what was done is recorded, and the next cycle goes on from there: %w", guestmap.ErrLeaseLost)
+	}
+}
+
+// leaseLapsing reports whether the pair's lease is within its last
+// quarter: KeepAlive extends it every third of its TTL, so two extensions
+// in a row have failed (one failure leaves more than a third), and the
+// next failure would lose it.
+func (c *cycle) leaseLapsing() bool {
+	if c.lease == nil || c.p.LeaseTTL <= 0 {
+		return false
+	}
+	return c.lease.Remaining() < c.p.LeaseTTL/4
 }
 
 // applyOne applies one change and records its outcome.
