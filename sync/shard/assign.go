@@ -109,10 +109,15 @@ func Assign(pairs []Pair, candidates []Candidate) map[string]string {
 }
 
 // claimant returns the eligible replica that claims one of the group's
-// pairs and has room for the group (the highest ranked of several), or "".
+// pairs and is still below room (the highest ranked of several), or "".
+// Below room, not "with room for the whole group": targets move whole, so
+// an even share is often out of reach (three targets of two pairs on two
+// replicas: 4 and 2), and a claim refused for overshooting would go to
+// another replica, whose claim the next round would refuse in turn; the
+// assignment would flip back and forth instead of settling.
 func claimant(group []string, cs []Candidate, ranked []string, load map[string]int, room int) string {
 	for _, id := range ranked {
-		if load[id]+len(group) > room {
+		if load[id] >= room {
 			continue
 		}
 		i := slices.IndexFunc(cs, func(c Candidate) bool { return c.ID == id })

@@ -170,6 +170,39 @@ func TestAssignMovesLittle(t *testing.T) {
 	}
 }
 
+// TestAssignSettles: replicas that feed their shares back as claims,
+// round after round, keep the same assignment, for meshes of 2 to 6
+// tenants on 1 to 7 replicas, and after any one replica leaves.
+func TestAssignSettles(t *testing.T) {
+	for tenants := 2; tenants <= 6; tenants++ {
+		ps := mesh(tenants)
+		all := names(ps)
+		for n := 1; n <= 7; n++ {
+			var ids []string
+			for i := range n {
+				ids = append(ids, fmt.Sprintf("host:%d", 100+i))
+			}
+			a := Assign(ps, replicas(all, ids...))
+			for leave := -1; leave < n; leave++ {
+				live := slices.Clone(ids)
+				if leave >= 0 {
+					live = slices.Delete(live, leave, leave+1)
+				}
+				first := Assign(ps, claimed(all, a, live...))
+				again := Assign(ps, claimed(all, first, live...))
+				if !maps.Equal(first, again) {
+					t.Errorf("%d tenants, %d replicas, replica %d left: the assignment flips:\n%v\n%v", tenants, n, leave, first, again)
+				}
+				for p, r := range a {
+					if leave >= 0 && r != ids[leave] && first[p] != r {
+						t.Errorf("%d tenants, %d replicas, %s left: pair %s moved from %s to %s", tenants, n, ids[leave], p, r, first[p])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestDecide(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	start := now.Add(-time.Hour)
