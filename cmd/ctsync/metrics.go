@@ -55,7 +55,8 @@ type metrics struct {
 	lastSuccess                            *prometheus.GaugeVec
 	inProgress, usersRead, planned, done   *prometheus.GaugeVec
 	mapped, parked, staged, quarantined    *prometheus.GaugeVec
-	leaseHeld                              *prometheus.GaugeVec
+	leaseHeld, owned                       *prometheus.GaugeVec
+	recoveries                             *prometheus.CounterVec
 	graphRequests, graphThrottled, retries *prometheus.CounterVec
 	graphDuration, pacerWait               *prometheus.HistogramVec
 	storeDuration                          *prometheus.HistogramVec
@@ -111,6 +112,8 @@ func newMetrics(ctx context.Context) *metrics {
 	m.parked = gauge("ctsync_users_parked", "Users of the pair parked for a retry after a failure, as the store said after the last cycle.", "pair")
 	m.staged = gauge("ctsync_actions_staged", "Deletes and disables of the pair awaiting `ctsync approve` or `reject`, as the store said after the last cycle.", "pair")
 	m.quarantined = gauge("ctsync_pair_quarantined", "1 when the pair is quarantined (until `ctsync reset --quarantine`), as the store said after the last cycle.", "pair")
+	m.owned = gauge("ctsync_pair_owned", "1 when the pair is this replica's share (replicas split the pairs by target tenant), 0 when another replica runs it; set at each of the pair's turns. Every pair should have exactly one replica at 1.", "pair")
+	m.recoveries = counter("ctsync_map_recoveries_total", "Cycles that found the store holding nothing of the pair while the target held guests ctsync had stamped for it: the store's state was lost (FLUSHALL, a Redis restarted empty, a new file), and the map was rebuilt from the stamps. Alert on any increase.", "pair")
 	m.leaseHeld = gauge("ctsync_lease_held", "1 while this process holds the pair's lease (during its cycles); with several replicas at most one holds it.", "pair")
 
 	m.graphRequests = counter("ctsync_graph_requests_total",
@@ -252,6 +255,13 @@ func (m *metrics) resultOf(r worker.Report) string {
 
 // observe takes a cycle's report (worker.Runner.OnReport).
 func (m *metrics) observe(r worker.Report) {
+	m.owned.WithLabelValues(r.Pair).Set(boolFloat(!r.NotMine))
+	if r.NotMine {
+		return // another replica's share: no cycle ran here
+	}
+	if r.Recovered > 0 {
+		m.recoveries.WithLabelValues(r.Pair).Inc()
+	}
 	result := m.resultOf(r)
 	m.cycles.WithLabelValues(r.Pair, result).Inc()
 	for k, n := range r.Counts {
