@@ -276,7 +276,7 @@ func benchConcurrentApply(b *testing.B, writers, pairs int) {
 		}
 	}()
 	var next atomic.Int64
-	c0, f0, _ := CommitStats(st)
+	_, c0, f0, _ := CommitStats(st)
 	start := time.Now()
 	var wg sync.WaitGroup
 	b.ResetTimer()
@@ -308,7 +308,7 @@ func benchConcurrentApply(b *testing.B, writers, pairs int) {
 	elapsed := time.Since(start)
 	close(stop)
 	<-extended
-	c1, f1, _ := CommitStats(st)
+	_, c1, f1, _ := CommitStats(st)
 	commits, fsyncs := float64(c1-c0), float64(f1-f0)
 	b.ReportMetric(commits/elapsed.Seconds(), "commits/s")
 	b.ReportMetric(fsyncs/float64(b.N), "fsyncs/user")

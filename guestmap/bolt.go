@@ -38,6 +38,7 @@ type boltStore struct {
 	// group batches concurrent writes into shared transactions, and the
 	// counters count what reaches the disk (bolt_commit.go).
 	group   committer
+	writes  atomic.Uint64 // calls of write
 	commits atomic.Uint64
 	fsyncs  atomic.Uint64
 	size    atomic.Int64 // file size after the last commit, to count grow fsyncs

@@ -59,6 +59,7 @@ type commitCall struct {
 // goroutines that queue meanwhile, and returns fn's error or the commit's.
 // fn may run more than once (see above).
 func (s *boltStore) write(fn func(*bolt.Tx) error) error {
+	s.writes.Add(1)
 	c := &commitCall{fn: fn, wake: make(chan bool, 1)}
 	g := &s.group
 	g.mu.Lock()
@@ -158,13 +159,15 @@ func (s *boltStore) commitStats() (commits, fsyncs uint64) {
 	return s.commits.Load(), s.fsyncs.Load()
 }
 
-// CommitStats returns the commits and fsyncs of an embedded store since it
-// was opened, for benchmarks and diagnostics; ok is false for other stores.
-func CommitStats(st Store) (commits, fsyncs uint64, ok bool) {
+// CommitStats returns, for an embedded store since it was opened, the
+// writes asked of it (Apply, AppendLog, ...), the commits they took and the
+// fsyncs those cost, for benchmarks and diagnostics; ok is false for other
+// stores. Writes over commits is the group commit's batching.
+func CommitStats(st Store) (writes, commits, fsyncs uint64, ok bool) {
 	b, isBolt := st.(*boltStore)
 	if !isBolt {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	commits, fsyncs = b.commitStats()
-	return commits, fsyncs, true
+	return b.writes.Load(), commits, fsyncs, true
 }

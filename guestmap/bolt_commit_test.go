@@ -251,7 +251,7 @@ func TestBoltCommitStats(t *testing.T) {
 	if c != 2 || f < 4 {
 		t.Errorf("commits %d fsyncs %d, want 2 and at least 4", c, f)
 	}
-	if cc, ff, ok := CommitStats(s); !ok || cc != c || ff != f {
-		t.Errorf("CommitStats %d %d %v", cc, ff, ok)
+	if w, cc, ff, ok := CommitStats(s); !ok || w != 2 || cc != c || ff != f {
+		t.Errorf("CommitStats %d %d %d %v", w, cc, ff, ok)
 	}
 }
