@@ -49,6 +49,7 @@ type metrics struct {
 	// by the shutdown, not by a fault.
 	ctx   context.Context
 	store guestmap.Store
+	pairs []string // the pairs wired, for share
 
 	cycles, actions, notWritten            *prometheus.CounterVec
 	cycleDuration                          *prometheus.HistogramVec
@@ -112,7 +113,7 @@ func newMetrics(ctx context.Context) *metrics {
 	m.parked = gauge("ctsync_users_parked", "Users of the pair parked for a retry after a failure, as the store said after the last cycle.", "pair")
 	m.staged = gauge("ctsync_actions_staged", "Deletes and disables of the pair awaiting `ctsync approve` or `reject`, as the store said after the last cycle.", "pair")
 	m.quarantined = gauge("ctsync_pair_quarantined", "1 when the pair is quarantined (until `ctsync reset --quarantine`), as the store said after the last cycle.", "pair")
-	m.owned = gauge("ctsync_pair_owned", "1 when the pair is this replica's share (replicas split the pairs by target tenant), 0 when another replica runs it; set at each of the pair's turns. Every pair should have exactly one replica at 1.", "pair")
+	m.owned = gauge("ctsync_pair_owned", "1 when the pair is this replica's share (replicas split the pairs by target tenant), 0 when it is another's. Every pair should have exactly one replica at 1.", "pair")
 	m.recoveries = counter("ctsync_map_recoveries_total", "Cycles that found the store holding nothing of the pair while the target held guests ctsync had stamped for it: the store's state was lost (FLUSHALL, a Redis restarted empty, a new file), and the map was rebuilt from the stamps. Alert on any increase.", "pair")
 	m.leaseHeld = gauge("ctsync_lease_held", "1 while this process holds the pair's lease (during its cycles); with several replicas at most one holds it.", "pair")
 
@@ -196,6 +197,9 @@ func (m *metrics) wire(o *app.Options) {
 // reads the store's gauges once.
 func (m *metrics) attach(a *app.App) {
 	m.store = a.Store
+	for _, p := range a.Pairs {
+		m.pairs = append(m.pairs, p.PairName)
+	}
 	m.interval.Set(a.Config.Worker.Interval.Duration.Seconds())
 	for _, t := range a.Config.Tenants {
 		m.graphThrottled.WithLabelValues(t.Name)
@@ -214,7 +218,8 @@ func (m *metrics) attach(a *app.App) {
 		}
 		m.cycleDuration.WithLabelValues(name)
 		m.lastSuccess.WithLabelValues(name)
-		for _, g := range []*prometheus.GaugeVec{m.inProgress, m.usersRead, m.planned, m.done, m.mapped, m.parked, m.staged, m.quarantined, m.leaseHeld} {
+		m.recoveries.WithLabelValues(name)
+		for _, g := range []*prometheus.GaugeVec{m.inProgress, m.usersRead, m.planned, m.done, m.mapped, m.parked, m.staged, m.quarantined, m.leaseHeld, m.owned} {
 			g.WithLabelValues(name).Set(0)
 		}
 	}
@@ -253,9 +258,19 @@ func (m *metrics) resultOf(r worker.Report) string {
 	return resultOK
 }
 
+// share takes this replica's share of the pairs (shard.Membership.OnShare).
+func (m *metrics) share(pairs []string) {
+	mine := map[string]bool{}
+	for _, p := range pairs {
+		mine[p] = true
+	}
+	for _, p := range m.pairs {
+		m.owned.WithLabelValues(p).Set(boolFloat(mine[p]))
+	}
+}
+
 // observe takes a cycle's report (worker.Runner.OnReport).
 func (m *metrics) observe(r worker.Report) {
-	m.owned.WithLabelValues(r.Pair).Set(boolFloat(!r.NotMine))
 	if r.NotMine {
 		return // another replica's share: no cycle ran here
 	}

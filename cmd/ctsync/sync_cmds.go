@@ -113,6 +113,7 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 	share := a.Share(version)
 	r := a.Runner()
 	m.attach(a)
+	share.OnShare = m.share
 	r.OnReport = m.observe
 	hub := newProgressHub(a)
 	hub.Subscribe(m.progress)

@@ -44,6 +44,9 @@ type Membership struct {
 	Settle time.Duration
 	Now    func() time.Time
 	Log    *slog.Logger
+	// OnShare, when set, hears this replica's share each time it changes
+	// (the pairs it runs, in the order of Pairs; empty for none).
+	OnShare func(share []string)
 
 	once  sync.Once
 	ready chan struct{}
@@ -146,6 +149,9 @@ func (m *Membership) beat(ctx context.Context) {
 	m.mu.Unlock()
 	if changed {
 		m.Log.Info("this replica's share of the pairs", "replica", r.ID, "replicas", len(cands), "pairs", share)
+		if m.OnShare != nil {
+			m.OnShare(share)
+		}
 	}
 	if err := m.Store.Heartbeat(ctx, r, m.TTL); err != nil && ctx.Err() == nil {
 		m.Log.Warn("heartbeat failed; if it stays failing for the TTL, the other replicas take this replica's pairs", "replica", r.ID, "ttl", m.TTL, "error", err)
