@@ -85,18 +85,55 @@ func TestChaosReplicaKills(t *testing.T) {
 
 	// The survivors converge: killed replicas' leases and heartbeats lapse,
 	// their pairs move, users parked by a fenced cycle are retried (their
-	// first backoff is a minute). Generous bound.
-	var problems []string
+	// first backoff is a minute). Converged here means issue 11's promise:
+	// no duplicate, no user without its guest, nothing parked or staged.
+	// Generous bound.
 	took, converged := eventually(t, "the mesh converges after the kills", 5*time.Minute, 2*time.Second, func() string {
 		for _, r := range live {
 			if !r.alive() {
 				t.Fatalf("replica %s died by itself: %s\n%s", r.name, r.ended(), r.out.String())
 			}
 		}
-		problems = append(pm.duplicates(), pm.meshProblems()...)
+		problems := append(pm.duplicates(), pm.missingGuests()...)
+		if len(problems) == 0 {
+			d, err := pm.statusDoc("")
+			if err != nil {
+				return err.Error()
+			}
+			for _, p := range d.Pairs {
+				if p.Parked > 0 || p.Staged > 0 {
+					problems = append(problems, fmt.Sprintf("%s: %d parked, %d staged", p.Name, p.Parked, p.Staged))
+				}
+			}
+		}
 		return first(problems, 10)
 	})
 	t.Logf("converged=%v %v after the last kill; %d guests stamped, %d expected", converged, took.Round(time.Second), pm.stampedGuests(), pm.expectedGuests())
+
+	// The rest of what a converged mesh holds: mails, no stray stamps, the
+	// B2B count, and every guest's manager. Given a few more cycles.
+	eventually(t, "the rest of the mesh converges (managers, mails, stamps)", 3*pm.interval+30*time.Second, 2*time.Second, func() string {
+		return first(pm.meshProblems(), 3)
+	})
+	var managers []string
+	for _, l := range pm.meshProblems() {
+		if strings.Contains(l, " has manager ") {
+			managers = append(managers, l)
+		} else {
+			t.Errorf("mesh: %s", l)
+		}
+	}
+	if len(managers) > 0 {
+		// Not a duplicate nor a lost user, but a mesh that never heals: a
+		// report created while its manager had no guest yet is recorded
+		// with the manager's source ID (worker apply), its manager is only
+		// written by fixManagers at the end of that cycle, and a later
+		// cycle's update drops the manager from its changes because the
+		// map "has" it (plan: k.ManagerSourceID == c.ManagerSourceID). A
+		// kill anywhere in between loses the link for good.
+		t.Errorf("%d guests lack their manager after the kills, and no cycle writes it:\n%s", len(managers), first(managers, 8))
+		pm.managerHistory(managers[0])
+	}
 
 	// No duplicates, whatever else.
 	errorLines(t, "duplicate", pm.duplicates(), 20)
@@ -146,4 +183,31 @@ func (pm *procMesh) whyNot() map[string]string {
 		}
 	}
 	return out
+}
+
+// managerHistory logs what ctsync's provisioning log says of the source
+// user of a meshProblems manager line ("T: guest G of S user U has
+// manager ..."), and of the users it names, for the report.
+func (pm *procMesh) managerHistory(line string) {
+	pm.tb.Helper()
+	var target, guest, source, user string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(line, ":", " "), "%s guest %s of %s user %s", &target, &guest, &source, &user); err != nil {
+		pm.tb.Logf("cannot read %q: %v", line, err)
+		return
+	}
+	pair := source + "-to-" + target
+	u, _ := pm.ten[source].User(user)
+	mgr, _ := u.Attrs["manager"].(string)
+	for _, id := range []string{user, mgr} {
+		for _, r := range pm.logs("--pair", pair, "--user", id) {
+			pm.tb.Logf("ctsync logs --pair %s --user %s: %s", pair, id, fmtRecord(r))
+		}
+	}
+	var mrecs int
+	for _, r := range pm.logs("--pair", pair) {
+		if r.Action == "manager" {
+			mrecs++
+		}
+	}
+	pm.tb.Logf("%s: %d manager records in the provisioning log", pair, mrecs)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,6 +185,16 @@ func (pm *procMesh) startReplica(name string) *replicaProc {
 	r := &replicaProc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(ctsyncBinary(pm.tb), "run", "-c", pm.cfgPath)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	// CTSYNC_E2E_REPLICA_DIR keeps every replica's whole output in a file
+	// there, for a post-mortem.
+	if dir := os.Getenv("CTSYNC_E2E_REPLICA_DIR"); dir != "" {
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(pm.tb.Name()) + "-" + name + ".log"
+		if f, err := os.Create(filepath.Join(dir, name)); err == nil {
+			pm.tb.Cleanup(func() { f.Close() })
+			w := io.MultiWriter(r.out, f)
+			r.cmd.Stdout, r.cmd.Stderr = w, w
+		}
+	}
 	if err := r.cmd.Start(); err != nil {
 		pm.tb.Fatalf("start replica %s: %v", name, err)
 	}

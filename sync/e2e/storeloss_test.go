@@ -180,7 +180,7 @@ func storeLoss(t *testing.T, lose func(*testing.T, *procMesh)) {
 			t.Errorf("%s: approved user %s ends with %d stamped guests", n.pair, n.src, len(gs))
 		}
 	}
-	t.Logf("store lost %v after start; %d users needed a decision; %d guests stamped of %d", time.Since(lostAt).Round(time.Second), len(needs), pm.stampedGuests(), expected)
+	t.Logf("done %v after the loss: %d users needed a decision; %d guests stamped of %d", time.Since(lostAt).Round(time.Second), len(needs), pm.stampedGuests(), expected)
 }
 
 // stagedUsers returns, per pair, the users `ctsync status --pair` lists
