@@ -38,8 +38,9 @@ type Tenant struct {
 	members  atomic.Int64 // live users, for throttling tiers
 	mainApp  *app
 	invCount uint64
-	idx      searchIndex // the lagging index of $filter and advanced queries
-	rules    tenantRules // collaboration settings, admin roles, domains (rules.go)
+	idx      searchIndex    // the lagging index of $filter and advanced queries
+	rules    tenantRules    // collaboration settings, admin roles, domains (rules.go)
+	policies tenantPolicies // authorization and cross-tenant access policies (policies.go)
 }
 
 // user is one stored user object.
@@ -71,6 +72,9 @@ type app struct {
 	secret   string
 	perms    map[string]bool
 	cert     *appCert
+	// secretExpired: the secret is still the app's but past its end
+	// date (ExpireSecret): the token endpoint answers AADSTS7000222.
+	secretExpired bool
 }
 
 // DefaultPermissions are the application permissions of every tenant's
