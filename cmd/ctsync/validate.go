@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/policy"
@@ -16,21 +17,31 @@ import (
 func init() {
 	register(&command{
 		name:    "validate",
-		summary: "check a configuration file and report every problem with file:line and key",
-		usage:   "[-c config.toml]",
+		summary: "check a configuration file (every problem with file:line and key); --online also checks each tenant over Graph",
+		usage:   "[-c config.toml] [--online [--json] [--timeout 2m]]",
 		run:     runValidate,
 	})
 }
 
-func runValidate(_ context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runValidate(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	path := configFlag(fs)
+	online := fs.Bool("online", false, "also sign in to every tenant and check its permissions, invitation settings and stamp slot (exit 1 when a check fails)")
+	asJSON := fs.Bool("json", false, "with --online: print the findings as one JSON document")
+	timeout := fs.Duration("timeout", 2*time.Minute, "with --online: give up the checks after this long")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	if *asJSON && !*online {
+		fmt.Fprintln(e.stderr, "ctsync validate: --json needs --online")
+		return exitUsage
 	}
 	cfg, err := config.LoadAndCheckEnvironment(*path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitUsage
+	}
+	if *online {
+		return runOnlineChecks(ctx, e, cfg, *timeout, *asJSON)
 	}
 	enabled := 0
 	for _, p := range cfg.Pairs {
@@ -46,23 +57,26 @@ func runValidate(_ context.Context, e *env, fs *flag.FlagSet, args []string) int
 	return exitOK
 }
 
-// printPermissions lists the Graph application permissions each tenant's
-// app needs for the enabled pairs, and why: an app missing one fails at
-// the first call that needs it (a 403 that names the permission).
-func printPermissions(w io.Writer, cfg *config.Config) error {
-	type need struct {
-		why   string
-		pairs []string
-	}
-	needs := map[string]map[string]*need{} // tenant -> permission -> need
+// permNeed is one permission a tenant's app needs: why, and for which
+// pairs.
+type permNeed struct {
+	why   string
+	pairs []string
+}
+
+// permissionNeeds returns the Graph application permissions each tenant's
+// app needs for the enabled pairs (tenant -> permission -> need), with
+// User.Read.All folded into User.ReadWrite.All where a tenant needs both.
+func permissionNeeds(cfg *config.Config) (map[string]map[string]*permNeed, error) {
+	needs := map[string]map[string]*permNeed{}
 	add := func(tenant, pair string, ps []policy.Permission) {
 		if needs[tenant] == nil {
-			needs[tenant] = map[string]*need{}
+			needs[tenant] = map[string]*permNeed{}
 		}
 		for _, p := range ps {
 			n := needs[tenant][p.Name]
 			if n == nil {
-				n = &need{why: p.Why}
+				n = &permNeed{why: p.Why}
 				needs[tenant][p.Name] = n
 			}
 			n.pairs = append(n.pairs, pair)
@@ -74,7 +88,7 @@ func printPermissions(w io.Writer, cfg *config.Config) error {
 		}
 		compiled, err := policy.Compile(pc.Name, pc.PairSpec)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		src, dst := compiled.Permissions()
 		add(pc.Source, pc.Name+" (source)", src)
@@ -87,6 +101,17 @@ func printPermissions(w io.Writer, cfg *config.Config) error {
 			rw.pairs = append(rw.pairs, r.pairs...)
 			delete(ps, policy.PermUserRead)
 		}
+	}
+	return needs, nil
+}
+
+// printPermissions lists the Graph application permissions each tenant's
+// app needs for the enabled pairs, and why: an app missing one fails at
+// the first call that needs it (a 403 that names the permission).
+func printPermissions(w io.Writer, cfg *config.Config) error {
+	needs, err := permissionNeeds(cfg)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(w, "Graph application permissions to grant (with admin consent) to each tenant's app:")
 	for _, t := range cfg.Tenants {
