@@ -58,6 +58,8 @@ var daemonFamilies = map[string]wantFamily{
 	"ctsync_actions_staged":                   {gaugeType, "pair"},
 	"ctsync_pair_quarantined":                 {gaugeType, "pair"},
 	"ctsync_lease_held":                       {gaugeType, "pair"},
+	"ctsync_pair_owned":                       {gaugeType, "pair"},
+	"ctsync_map_recoveries_total":             {counterType, "pair"},
 	"ctsync_graph_requests_total":             {counterType, "method,route,status,tenant"},
 	"ctsync_graph_request_duration_seconds":   {histogramType, "method,tenant"},
 	"ctsync_graph_throttled_total":            {counterType, "tenant"},
@@ -183,6 +185,13 @@ func TestDaemonMetrics(t *testing.T) {
 			if v := metricValue(fams, g, "pair", p); v != 0 {
 				t.Errorf("%s: %s = %v after the cycle", p, g, v)
 			}
+		}
+		// The only replica runs every pair; a first sync is no recovery.
+		if v := metricValue(fams, "ctsync_pair_owned", "pair", p); v != 1 {
+			t.Errorf("%s: ctsync_pair_owned = %v for the only replica", p, v)
+		}
+		if v := metricValue(fams, "ctsync_map_recoveries_total", "pair", p); v != 0 {
+			t.Errorf("%s: ctsync_map_recoveries_total = %v after a first sync", p, v)
 		}
 		if n := metricHistogramCount(fams, "ctsync_cycle_duration_seconds", "pair", p); n != 1 {
 			t.Errorf("%s: %d cycle durations observed", p, n)
