@@ -213,44 +213,51 @@ func invitationsFinding(tenant, clientID string, p tenants.AuthorizationPolicy) 
 // warning).
 func crossTenantFindings(target, source, sourceID string, def tenants.CrossTenantAccess, partner *tenants.CrossTenantAccess) []finding {
 	users, apps, redeem := def.Users, def.Applications, def.AutoRedeem
-	usersFrom, appsFrom := "default settings", "default settings"
+	const where = "External Identities > Cross-tenant access settings"
+	inDefault := where + " > Default settings"
+	inPartner := fmt.Sprintf("%s > Organizational settings > %s (%s)", where, source, sourceID)
+	usersAt, appsAt := inDefault, inDefault
 	if partner != nil {
 		if partner.Users != nil {
-			users, usersFrom = partner.Users, "organizational settings for "+source
+			users, usersAt = partner.Users, inPartner
 		}
 		if partner.Applications != nil {
-			apps, appsFrom = partner.Applications, "organizational settings for "+source
+			apps, appsAt = partner.Applications, inPartner
 		}
 		if partner.AutoRedeem != nil {
 			redeem = partner.AutoRedeem
 		}
 	}
-	const where = "External Identities > Cross-tenant access settings"
 	var out []finding
 	add := func(sev, msg, fix string) {
 		out = append(out, finding{Tenant: target, Check: checkCrossTenant, Severity: sev, Message: msg, Fix: fix})
 	}
-	judge := func(t *tenants.AccessTargets, all, what, from string) {
+	from := func(at string) string {
+		if at == inDefault {
+			return "default settings"
+		}
+		return "organizational settings for " + source
+	}
+	judge := func(t *tenants.AccessTargets, all, what, at string) {
 		switch {
 		case t == nil:
 		case t.Access == "blocked" && slices.Contains(t.Targets, all):
-			add(sevError, fmt.Sprintf("B2B collaboration inbound from %s blocks all %s (%s): every invitation from %s will fail", source, what, from, source),
-				fmt.Sprintf("in tenant %s, %s > %s > Inbound access > B2B collaboration: allow %s (add %s under Organizational settings to allow it alone)",
-					target, where, from, what, sourceID))
+			add(sevError, fmt.Sprintf("B2B collaboration inbound from %s blocks all %s (%s): every invitation from %s will fail", source, what, from(at), source),
+				fmt.Sprintf("in tenant %s, %s > Inbound access > B2B collaboration: allow %s", target, at, what))
 		case t.Access == "blocked":
-			add(sevWarning, fmt.Sprintf("B2B collaboration inbound from %s blocks some %s (%s): their invitations will fail", source, what, from),
-				fmt.Sprintf("in tenant %s, %s > %s > Inbound access > B2B collaboration: check the blocked %s", target, where, from, what))
+			add(sevWarning, fmt.Sprintf("B2B collaboration inbound from %s blocks some %s (%s): their invitations will fail", source, what, from(at)),
+				fmt.Sprintf("in tenant %s, %s > Inbound access > B2B collaboration: check the blocked %s", target, at, what))
 		case t.Access == "allowed" && !slices.Contains(t.Targets, all):
-			add(sevWarning, fmt.Sprintf("B2B collaboration inbound from %s allows only some %s (%s): the others' invitations will fail", source, what, from),
-				fmt.Sprintf("in tenant %s, %s > %s > Inbound access > B2B collaboration: allow every %s the pairs sync", target, where, from, what))
+			add(sevWarning, fmt.Sprintf("B2B collaboration inbound from %s allows only some %s (%s): the others' invitations will fail", source, what, from(at)),
+				fmt.Sprintf("in tenant %s, %s > Inbound access > B2B collaboration: allow every %s the pairs sync", target, at, what))
 		}
 	}
-	judge(users, "AllUsers", "users and groups", usersFrom)
-	judge(apps, "AllApplications", "applications", appsFrom)
+	judge(users, "AllUsers", "users and groups", usersAt)
+	judge(apps, "AllApplications", "applications", appsAt)
 	if redeem == nil || !*redeem {
 		add(sevWarning, fmt.Sprintf("invitations from %s are not redeemed automatically: its guests stay PendingAcceptance until each redeems", source),
-			fmt.Sprintf("in tenant %s, %s > Organizational settings: add %s and tick Inbound access > Trust settings > \"Automatically redeem invitations\" (and the outbound one in %s)",
-				target, where, sourceID, source))
+			fmt.Sprintf("in tenant %s, %s (add the organization if missing) > Inbound access > Trust settings: tick \"Automatically redeem invitations\" (and the outbound one in %s)",
+				target, inPartner, source))
 	}
 	if len(out) == 0 {
 		add(sevOK, fmt.Sprintf("B2B collaboration inbound from %s is allowed and its invitations are redeemed automatically", source), "")
