@@ -112,7 +112,7 @@ func TestChaosReplicaKills(t *testing.T) {
 
 	// The rest of what a converged mesh holds: mails, no stray stamps, the
 	// B2B count, and every guest's manager. Given a few more cycles.
-	eventually(t, "the rest of the mesh converges (managers, mails, stamps)", 3*pm.interval+30*time.Second, 2*time.Second, func() string {
+	pollUntil(3*pm.interval+30*time.Second, 2*time.Second, func() string {
 		return first(pm.meshProblems(), 3)
 	})
 	var managers []string
@@ -199,9 +199,8 @@ func (pm *procMesh) managerHistory(line string) {
 	u, _ := pm.ten[source].User(user)
 	mgr, _ := u.Attrs["manager"].(string)
 	for _, id := range []string{user, mgr} {
-		for _, r := range pm.logs("--pair", pair, "--user", id) {
-			pm.tb.Logf("ctsync logs --pair %s --user %s: %s", pair, id, fmtRecord(r))
-		}
+		_, out := pm.ctsync("logs", "--json", "--pair", pair, "--user", id)
+		pm.tb.Logf("ctsync logs --json --pair %s --user %s (%s):\n%s", pair, id, map[string]string{user: "the report", mgr: "its manager"}[id], out)
 	}
 	var mrecs int
 	for _, r := range pm.logs("--pair", pair) {

@@ -386,16 +386,22 @@ func (pm *procMesh) statusDoc(pair string) (statusDoc, error) {
 // false. It never asserts speed: within is a generous bound.
 func eventually(t testing.TB, what string, within, every time.Duration, cond func() string) (time.Duration, bool) {
 	t.Helper()
+	took, why := pollUntil(within, every, cond)
+	if why != "" {
+		t.Errorf("%s: not so after %v: %s", what, within, why)
+	}
+	return took, why == ""
+}
+
+// pollUntil is eventually without the error: it returns how long it
+// polled and cond's last answer ("" when it held).
+func pollUntil(within, every time.Duration, cond func() string) (time.Duration, string) {
 	start := time.Now()
 	deadline := start.Add(within)
 	for {
 		why := cond()
-		if why == "" {
-			return time.Since(start), true
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%s: not so after %v: %s", what, within, why)
-			return time.Since(start), false
+		if why == "" || time.Now().After(deadline) {
+			return time.Since(start), why
 		}
 		time.Sleep(every)
 	}

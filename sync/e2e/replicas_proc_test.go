@@ -115,6 +115,11 @@ func TestReplicasShareMesh(t *testing.T) {
 		if r.Version == "" || r.Started.IsZero() || r.Seen.IsZero() || !r.Until.After(r.Seen) {
 			t.Errorf("replica %s: version %q started %v seen %v until %v: want all set, until after seen", r.ID, r.Version, r.Started, r.Seen, r.Until)
 		}
+		// The heartbeat lives lease_ttl (one clock, this machine's; a
+		// second of slack for the status command's own time).
+		if ttl := r.Until.Sub(r.Seen); ttl > pm.leaseTTL+time.Second {
+			t.Errorf("replica %s: heartbeat seen %v, until %v: %v, want at most lease_ttl %v", r.ID, r.Seen, r.Until, ttl, pm.leaseTTL)
+		}
 	}
 
 	// 2. `ctsync once` on a pair whose lease someone else holds exits 3
