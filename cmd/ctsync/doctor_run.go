@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants"
 )
@@ -30,13 +28,12 @@ func runOnlineChecks(ctx context.Context, e *env, cfg *config.Config, timeout ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	lines := tenantLines(cfg.File)
 	results := make([][]finding, len(cfg.Tenants))
 	var wg sync.WaitGroup
 	for i, t := range cfg.Tenants {
 		where := cfg.File
-		if i < len(lines) && lines[i] > 0 {
-			where = fmt.Sprintf("%s:%d", cfg.File, lines[i])
+		if n := cfg.Line(fmt.Sprintf("tenant[%d].name", i)); n > 0 {
+			where = fmt.Sprintf("%s:%d", cfg.File, n)
 		}
 		wg.Go(func() { results[i] = checkTenant(ctx, cfg, t, where, needs[t.Name]) })
 	}
@@ -92,7 +89,7 @@ func printFindings(w io.Writer, cfg *config.Config, all []finding) {
 // checkTenant runs every online check of one tenant. A failed sign-in is
 // the one finding: nothing else can be read.
 func checkTenant(ctx context.Context, cfg *config.Config, t config.Tenant, where string, needs map[string]*permNeed) []finding {
-	tc := tenantConfigOf(t)
+	tc := app.TenantConfig(t)
 	// A diagnosis answers quickly: a few tries, not a sync's patience.
 	tc.Retry.MaxAttempts = 3
 	tok, err := tenants.SignIn(ctx, tc, tenants.Options{})
@@ -215,61 +212,4 @@ func credentialSource(t config.Tenant) string {
 		return "certificate_file " + t.CertificateFile
 	}
 	return "credential " + t.Credential
-}
-
-// tenantConfigOf is the tenant's Graph settings, as internal/app wires
-// them (app.tenantConfig is not exported).
-func tenantConfigOf(t config.Tenant) tenants.Config {
-	return tenants.Config{
-		Name:                   t.Name,
-		TenantID:               t.TenantID,
-		Domain:                 t.Domain,
-		ClientID:               t.ClientID,
-		Credential:             t.Credential,
-		SecretFile:             t.ClientSecretFile,
-		SecretEnv:              t.ClientSecretEnv,
-		CertificateFile:        t.CertificateFile,
-		CertificatePasswordEnv: t.CertificatePasswordEnv,
-		AuthorityHost:          t.AuthorityHost,
-		GraphBaseURL:           t.GraphBaseURL,
-		CAFile:                 t.CAFile,
-		StampAttribute:         t.StampAttribute,
-	}
-}
-
-// tenantLines returns, for each [[tenant]] table of the file in order, the
-// line of its name key (or of its header when the name is elsewhere); nil
-// when the file cannot be read. internal/config keeps its key lines to
-// itself, so the file is scanned again, simply: tenants written as inline
-// tables get no line, and the file name alone is printed.
-func tenantLines(path string) []int {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []int
-	in := false
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		l := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(l, "[") {
-			head, _, _ := strings.Cut(l, "#")
-			head = strings.ReplaceAll(strings.TrimSpace(head), " ", "")
-			in = head == "[[tenant]]"
-			if in {
-				out = append(out, n)
-			}
-			continue
-		}
-		if in {
-			key, _, ok := strings.Cut(l, "=")
-			if ok && strings.TrimSpace(key) == "name" {
-				out[len(out)-1] = n
-				in = false
-			}
-		}
-	}
-	return out
 }

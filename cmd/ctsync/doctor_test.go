@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -159,20 +157,6 @@ func TestDoctorStampSlotFinding(t *testing.T) {
 		if f.Severity != tc.sev || !strings.Contains(f.Message, tc.frag) || (tc.sev == sevError && !strings.Contains(f.Fix, "stamp_attribute")) {
 			t.Errorf("%+v: %+v", tc.scan, f)
 		}
-	}
-}
-
-func TestDoctorTenantLines(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "c.toml")
-	src := "[store]\npath = \"x\"\n\n[[tenant]]\n# first\nname = \"a\"\n\n[[ tenant ]] # second\ntenant_id = \"t\"\nname = \"b\"\n\n[[pair]]\nname = \"p\"\n[[tenant]]\n"
-	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := tenantLines(p); !slices.Equal(got, []int{6, 10, 14}) {
-		t.Fatalf("lines %v", got)
-	}
-	if tenantLines(filepath.Join(t.TempDir(), "none")) != nil {
-		t.Fatal("lines of a missing file")
 	}
 }
 

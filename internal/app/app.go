@@ -74,7 +74,7 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	onlyPair, log, adjust := opts.OnlyPair, opts.Log, opts.AdjustTenant
 	a := &App{Config: cfg, Store: store, Clients: map[string]*tenants.Client{}, Log: log}
 	for _, t := range cfg.Tenants {
-		tc := tenantConfig(t)
+		tc := TenantConfig(t)
 		if adjust != nil {
 			adjust(&tc)
 		}
@@ -220,8 +220,8 @@ func OpenStore(ctx context.Context, s config.Store) (guestmap.Store, error) {
 	return st, nil
 }
 
-// tenantConfig converts the configuration of a tenant for package tenants.
-func tenantConfig(t config.Tenant) tenants.Config {
+// TenantConfig converts the configuration of a tenant for package tenants.
+func TenantConfig(t config.Tenant) tenants.Config {
 	return tenants.Config{
 		Name:                   t.Name,
 		TenantID:               t.TenantID,

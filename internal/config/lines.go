@@ -30,6 +30,11 @@ func (k keyLines) line(path string) int {
 	return 0
 }
 
+// Line returns the line of File where the key path (as in errors:
+// "tenant[1].name") or its nearest written ancestor is, 0 when none is
+// (a configuration not loaded from a file).
+func (c *Config) Line(path string) int { return c.lines.line(path) }
+
 // parentPath drops the last segment or index of a key path.
 func parentPath(path string) string {
 	if strings.HasSuffix(path, "]") {
