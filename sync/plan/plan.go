@@ -181,6 +181,10 @@ type Plan struct {
 	Unchanged int `json:"unchanged"`
 	// OutOfScope counts users read but not in scope and not mapped.
 	OutOfScope int `json:"outOfScope"`
+	// Digest identifies the plan's writes (see Digest); set by a dry run
+	// (worker.Pair.Plan) from the plan as computed, before the read-only
+	// resolution it shows.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Counts returns the number of changes per action, plus "unchanged".

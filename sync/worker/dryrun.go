@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ctsync/ctsync/sync/plan"
@@ -18,6 +19,7 @@ func (p *Pair) Plan(ctx context.Context) (*plan.Plan, error) {
 	if err := c.run(ctx); err != nil {
 		return nil, fmt.Errorf("pair %s: %w", p.PairName, err)
 	}
+	c.dryPlan.Digest = plan.Digest(c.dryPlan, p.Rules.Fingerprint())
 	if err := c.resolveDry(ctx, c.dryPlan); err != nil {
 		return nil, fmt.Errorf("pair %s: %w", p.PairName, err)
 	}
@@ -63,7 +65,8 @@ func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
 			case m.Kind == plan.Refuse:
 				ch.Action, ch.Reason = plan.Skip, "would fail: "+m.Reason
 			case m.Kind == plan.SkipFound:
-				ch.Action, ch.Reason = plan.Skip, m.Reason
+				// The create would hold the user for an admin.
+				ch.Action, ch.Staged, ch.GuestID, ch.Reason = plan.Stage, plan.Adopt, m.GuestID, m.Reason
 			case m.Kind == plan.AdoptOwn || m.Kind == plan.AdoptFound:
 				ch.Action, ch.GuestID = plan.Adopt, m.GuestID
 				ch.Reason += "; " + m.Reason
@@ -74,3 +77,19 @@ func (c *cycle) resolveDry(ctx context.Context, pl *plan.Plan) error {
 	pl.Changes = kept
 	return nil
 }
+
+// ErrPlanMoved: a reviewed plan (`ctsync plan --out`) no longer matches
+// what the pair would do now, so it is not applied.
+var ErrPlanMoved = errors.New("the source or the map moved on since the plan was made")
+
+// Reviewed is a pair whose cycle applies exactly a reviewed plan: it runs
+// like any cycle, but once it has planned, it goes on only if its plan has
+// the reviewed Digest (see plan.Digest), and otherwise stops before any
+// write with ErrPlanMoved.
+type Reviewed struct {
+	*Pair
+	Digest string
+}
+
+// Cycle runs the pair's cycle under the reviewed plan.
+func (r Reviewed) Cycle(ctx context.Context) Report { return r.cycle(ctx, r.Digest) }

@@ -77,7 +77,11 @@ func (p *Pair) log() *slog.Logger {
 
 // Cycle runs one cycle: lease, read, plan, apply, record. See
 // docs/ARCHITECTURE.md, "One pair's cycle".
-func (p *Pair) Cycle(ctx context.Context) (rep Report) {
+func (p *Pair) Cycle(ctx context.Context) Report { return p.cycle(ctx, "") }
+
+// cycle runs one cycle; a non-empty expect is the digest of a reviewed
+// plan the cycle must match before it writes (see Reviewed).
+func (p *Pair) cycle(ctx context.Context, expect string) (rep Report) {
 	rep = Report{Pair: p.PairName, Start: p.now()}
 	defer func() { rep.End = p.now() }()
 
@@ -111,7 +115,7 @@ func (p *Pair) Cycle(ctx context.Context) (rep Report) {
 		_ = lease.Release(rctx)
 	}()
 
-	c := &cycle{p: p, lease: lease, rep: &rep}
+	c := &cycle{p: p, lease: lease, rep: &rep, expect: expect}
 	defer c.progress(PhaseDone, 0, 0, 0)
 	if err := c.run(ctx); err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, guestmap.ErrLeaseLost) {
