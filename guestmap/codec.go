@@ -20,6 +20,7 @@ import (
 //	stamp   stamp
 //	id      manager source ID
 //	str     guest UPN, last error
+//	byte    flags (optional: absent when zero; 1 = manager pending)
 //
 // An id is a tag byte: 0 empty, 1 followed by the 16 bytes of a canonical
 // lower-case GUID, 2 followed by a str. A stamp uses tag 3 for the standard
@@ -49,8 +50,17 @@ func encodeEntry(e *Entry) []byte {
 	b = appendID(b, e.ManagerSourceID)
 	b = appendStr(b, e.GuestUPN)
 	b = appendStr(b, e.LastError)
+	// Flags come last and only when set: entries without them keep their
+	// size, and a ctsync from before them, which ignores trailing bytes,
+	// still reads what a newer one writes (a rolling upgrade).
+	if e.ManagerPending {
+		b = append(b, flagManagerPending)
+	}
 	return b
 }
+
+// flagManagerPending is the flags bit of Entry.ManagerPending.
+const flagManagerPending = 1
 
 // decodeEntry is the inverse of encodeEntry.
 func decodeEntry(sourceID string, b []byte) (Entry, error) {
@@ -70,6 +80,9 @@ func decodeEntry(sourceID string, b []byte) (Entry, error) {
 	e.ManagerSourceID = d.id()
 	e.GuestUPN = d.str()
 	e.LastError = d.str()
+	if !d.bad && len(d.b) > 0 {
+		e.ManagerPending = d.byte()&flagManagerPending != 0
+	}
 	if d.bad {
 		return Entry{}, fmt.Errorf("guestmap: entry %s: truncated: %w", sourceID, ErrCorrupt)
 	}

@@ -15,6 +15,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			Stamp: directory.Stamp("ABCDEF01-0000-4000-8000-000000000003", "ABCDEF01-0000-4000-8000-000000000001"),
 			State: StateDisabled, Attempts: 1000, NextRetry: time.Unix(-5, 0).UTC(), LastError: "é ∑"},
 		{SourceID: guid(1, 1), Stamp: directory.Stamp(tenantA, guid(1, 2)), State: StateStaged}, // stamp of another user
+		func() Entry { e := sampleEntry(7); e.ManagerPending = true; return e }(),
 	} {
 		got, err := decodeEntry(e.SourceID, encodeEntry(&e))
 		if err != nil || got != e {
@@ -30,6 +31,17 @@ func TestCodecRoundTrip(t *testing.T) {
 		if _, err := decodeEntry("x", b[:i]); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated at %d: %v", i, err)
 		}
+	}
+	// The flags byte is optional and last: an entry without it (written
+	// before it existed) reads as no flags, and one with it keeps every
+	// other field where a reader that ignores trailing bytes finds it.
+	e.ManagerPending = true
+	flagged := encodeEntry(&e)
+	if len(flagged) != len(b)+1 || string(flagged[:len(b)]) != string(b) {
+		t.Errorf("the flags byte is not a trailing addition: %d vs %d bytes", len(flagged), len(b))
+	}
+	if got, err := decodeEntry(e.SourceID, b); err != nil || got.ManagerPending {
+		t.Errorf("an entry without flags: %+v %v", got, err)
 	}
 }
 

@@ -191,6 +191,11 @@ type Entry struct {
 	// ManagerSourceID is the source ID of the user's manager, so the
 	// worker can set the guest's manager once the manager is mapped.
 	ManagerSourceID string `json:"managerSourceId,omitempty"`
+	// ManagerPending: the manager had no guest when the user's guest was
+	// last written, so the guest's manager reference is not written yet;
+	// it is written once the manager has a guest (the cycle it arrives in,
+	// or the next that plans the user, should that cycle be cut short).
+	ManagerPending bool `json:"managerPending,omitempty"`
 	// GuestUPN is the guest's UPN or mail, for reports.
 	GuestUPN string `json:"guestUpn,omitempty"`
 	// Attempts counts consecutive failed attempts (parked entries).

@@ -94,6 +94,9 @@ type Known struct {
 	Hash uint64
 	// ManagerSourceID is the source manager last set on the guest.
 	ManagerSourceID string
+	// ManagerPending: ManagerSourceID had no guest when the guest was
+	// written, so the reference is not written yet.
+	ManagerPending bool
 }
 
 // Input is everything a plan is computed from.
@@ -297,9 +300,9 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 		}
 		c.Action, c.Reason = Restore, "back in scope and enabled: the guest is restored"
 		c.NeedsDiff = true
-	case k.Hash != c.Hash || k.State == Parked || k.State == StateOff || k.State == StateStaged:
-		c.Action, c.Reason, c.NeedsDiff = Update, updateReason(k), true
-		if k.ManagerSourceID == c.ManagerSourceID && !c.ManagerPending {
+	case k.Hash != c.Hash || k.State == Parked || k.State == StateOff || k.State == StateStaged || managerDue(k, c):
+		c.Action, c.Reason, c.NeedsDiff = Update, updateReason(k, c), true
+		if k.ManagerSourceID == c.ManagerSourceID && !c.ManagerPending && !k.ManagerPending {
 			// The manager is set already; don't rewrite the reference.
 			delete(c.Set, directory.PropManager)
 		}
@@ -310,7 +313,19 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	p.add(c)
 }
 
-func updateReason(k Known) string {
+// managerDue reports whether the guest's manager reference was left
+// unwritten for a manager that now has a guest: the cycle the manager
+// arrived in was cut short (a crash, a lost lease) before it wrote it.
+// The attribute hash cannot tell (it holds the manager's source ID either
+// way), so the entry says so itself.
+func managerDue(k Known, c Change) bool {
+	return k.ManagerPending && !c.ManagerPending && c.ManagerSourceID != ""
+}
+
+func updateReason(k Known, c Change) string {
+	if k.Hash == c.Hash && managerDue(k, c) {
+		return "the manager has a guest now: setting the manager reference"
+	}
 	switch k.State {
 	case Parked:
 		return "retrying after a failure"

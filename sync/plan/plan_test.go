@@ -209,6 +209,21 @@ func TestManagerResolution(t *testing.T) {
 	if set.Set["manager"] != "g-m1" || set.ManagerPending {
 		t.Errorf("resolved manager: %+v", set)
 	}
+	// Recorded while the manager had no guest, and the cycle that would
+	// have written it was cut short: the same hash, but the reference is
+	// still to write, so the user is updated with it.
+	stale := Known{GuestID: "g-1", State: Active, ManagerSourceID: "m1", Hash: 1}
+	h := only(t, Compute(Input{Policy: rules{}, Users: []directory.User{emp}, Known: map[string]Known{"1": stale}, ManagerGuest: guestOf})).Hash
+	kp := Known{GuestID: "g-1", State: Active, ManagerSourceID: "m1", ManagerPending: true, Hash: h}
+	due := only(t, Compute(Input{Policy: rules{}, Users: []directory.User{emp}, Known: map[string]Known{"1": kp}, ManagerGuest: guestOf}))
+	if due.Action != Update || due.Set["manager"] != "g-m1" {
+		t.Errorf("unwritten manager not planned: %+v", due)
+	}
+	kw := kp
+	kw.ManagerPending = false
+	if p := Compute(Input{Policy: rules{}, Users: []directory.User{emp}, Known: map[string]Known{"1": kw}, ManagerGuest: guestOf}); !p.Empty() {
+		t.Errorf("a written manager planned again: %+v", p.Changes)
+	}
 	// The manager left: nil clears the reference.
 	emp.Attrs["manager"] = nil
 	k := Known{GuestID: "g-1", State: Active, ManagerSourceID: "m1", Hash: 1}

@@ -189,7 +189,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		e.Attempts, e.NextRetry, e.LastError = 0, time.Time{}, ""
 		if o.state == guestmap.StateActive {
 			e.AttrHash = ch.Hash
-			e.ManagerSourceID = ch.ManagerSourceID
+			e.ManagerSourceID, e.ManagerPending = ch.ManagerSourceID, ch.ManagerPending
 			if upn := ch.User.Str(directory.PropMail); upn != "" {
 				e.GuestUPN = upn
 			}

@@ -345,7 +345,7 @@ var planStates = map[guestmap.State]plan.State{
 }
 
 func toKnown(e guestmap.Entry) plan.Known {
-	return plan.Known{GuestID: e.GuestID, State: planStates[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID}
+	return plan.Known{GuestID: e.GuestID, State: planStates[e.State], Hash: e.AttrHash, ManagerSourceID: e.ManagerSourceID, ManagerPending: e.ManagerPending}
 }
 
 // finish commits the delta link and the cycle's status, and decides

@@ -64,6 +64,11 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 			c.rep.Failures++
 		} else {
 			c.rep.count("manager", 1)
+			if f.e.ManagerPending {
+				e := f.e
+				e.ManagerPending = false // written now
+				b.Put = []guestmap.Entry{e}
+			}
 		}
 		b.Log = []guestmap.Record{rec}
 		if err := p.Store.Apply(ctx, c.lease, b); err != nil {
