@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
@@ -22,24 +23,32 @@ import (
 
 func init() {
 	register(&command{name: "demo", summary: "sync a simulated three-tenant mesh end to end: no Azure, no Redis, no config",
-		usage: "[--users N] [--seed N] [--keep DIR]", run: runDemo})
+		usage: "[--users N] [--seed N] [--keep DIR] [--realistic] [-v]", flags: runDemo,
+		example: `  # The demo make demo runs: three tenants of 200 users, the full mesh
+  ctsync demo
+
+  # Graph's throttling and latency simulated, ctsync paced to its limits (slower)
+  ctsync demo --realistic --users 50
+
+  # Keep the simulator's files, the configuration and the store; show ctsync's log
+  ctsync demo --keep /tmp/ctsync-demo -v`})
 }
 
-func runDemo(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runDemo(fs *pflag.FlagSet) runFunc {
 	users := fs.Int("users", 200, "seeded users per tenant")
 	seed := fs.Int64("seed", 1, "seed of the simulated directories")
 	keep := fs.String("keep", "", "keep the simulator's files, the config and the store in `dir` (default: a temporary directory, removed)")
-	verbose := fs.Bool("v", false, "show ctsync's log")
+	verbose := fs.BoolP("verbose", "v", false, "show ctsync's log")
+	fs.SetNormalizeFunc(aliases(map[string]string{"v": "verbose"})) // its name before pflag
 	realistic := fs.Bool("realistic", false, "simulate Graph's throttling and latency, and pace ctsync to Graph's documented limits (slower)")
-	if code, ok := parse(fs, args); !ok {
-		return code
+	return func(ctx context.Context, e *env, args []string) int {
+		d := &demo{e: e, out: e.stdout}
+		if err := d.run(ctx, *users, *seed, *keep, *verbose, *realistic); err != nil {
+			e.errorf("demo: %v", err)
+			return exitFailures
+		}
+		return exitOK
 	}
-	d := &demo{e: e, out: e.stdout}
-	if err := d.run(ctx, *users, *seed, *keep, *verbose, *realistic); err != nil {
-		e.errorf("demo: %v", err)
-		return exitFailures
-	}
-	return exitOK
 }
 
 type demo struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/internal/textsafe"
 	"github.com/ctsync/ctsync/sync/worker"
@@ -37,6 +37,9 @@ func (f logFormatFlag) String() string {
 	return *f.p
 }
 
+// Type is the value's name in pflag's messages.
+func (f logFormatFlag) Type() string { return "format" }
+
 func (f logFormatFlag) Set(v string) error {
 	switch v {
 	case logText, logJSON:
@@ -47,8 +50,8 @@ func (f logFormatFlag) Set(v string) error {
 }
 
 // logFlags adds the global --log-format and --log-level flags, which every
-// command accepts.
-func logFlags(fs *flag.FlagSet, e *env) {
+// command accepts (the root's persistent flags).
+func logFlags(fs *pflag.FlagSet, e *env) {
 	if e.logFormat == "" {
 		e.logFormat = logText
 	}

@@ -1,22 +1,25 @@
 // Command ctsync keeps Microsoft Entra B2B users in sync between the tenants
 // of a multi-tenant organisation. It is one binary with subcommands; run
-// `ctsync help` for the list and `ctsync COMMAND --help` for each.
+// `ctsync help` for the list and `ctsync COMMAND --help` for each. The
+// reference of every command is generated into docs/cli (`make docs`).
 //
 // Exit codes: 0 success, 1 a run that completed with failures, 2 a usage or
-// configuration error.
+// configuration error (`once`: 3 when a pair's lease is held elsewhere;
+// `plan --detailed-exitcode`: 2 when changes are pending).
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes shared by every subcommand.
@@ -26,16 +29,35 @@ const (
 	exitUsage    = 2
 )
 
-// command is one subcommand.
+// command is one subcommand, or a group of them (map). The cobra commands
+// are built from these for each runMain call (newRootCmd): nothing of
+// cobra's lives between runs.
 type command struct {
 	name    string
 	summary string
 	// usage is the argument synopsis after the command name.
 	usage string
-	// run parses args with fs (already holding the common flags) and works;
-	// it returns the exit code.
-	run func(ctx context.Context, env *env, fs *flag.FlagSet, args []string) int
+	// long, when set, follows the summary in the command's help.
+	long string
+	// example is the help's Examples section: real, runnable command
+	// lines, indented two spaces, a comment line above each.
+	example string
+	// args checks the positional arguments; nil means none (noArgs).
+	args cobra.PositionalArgs
+	// flags defines the command's flags on fs and returns the function
+	// that runs the command once they are parsed (nil for a group).
+	flags func(fs *pflag.FlagSet) runFunc
+	// usageExit, when set, is the exit code of a usage error given the
+	// command line (plan --detailed-exitcode exits 1, never 2, on one).
+	usageExit func(args []string) int
+	// subs are a group's subcommands.
+	subs   []*command
+	hidden bool
 }
+
+// runFunc runs a command with its flags parsed and its positional
+// arguments; it returns the exit code.
+type runFunc func(ctx context.Context, e *env, args []string) int
 
 // env is what every command gets: its output streams and log settings.
 type env struct {
@@ -56,9 +78,11 @@ func (e *env) errorf(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "ctsync: "+format+"\n", args...)
 }
 
-var commands = map[string]*command{}
+// commands are the top-level commands, registered by each file's init and
+// never changed afterwards.
+var commands []*command
 
-func register(c *command) { commands[c.name] = c }
+func register(c *command) { commands = append(commands, c) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,68 +91,231 @@ func main() {
 	os.Exit(code)
 }
 
-// runMain dispatches to a subcommand; tests call it directly.
+const rootLong = `ctsync keeps Entra B2B users in sync between the tenants of a multi-tenant organisation.
+
+Exit codes: 0 ok, 1 failures, 2 usage or configuration error; once exits 3
+when a pair's lease is held elsewhere, and plan --detailed-exitcode exits 2
+when changes are pending (1 on any error). The reference of every command is
+in docs/cli.`
+
+const rootExample = `  # Sync a simulated three-tenant mesh: no Azure, no Redis, no configuration
+  ctsync demo
+
+  # Check a configuration, then run one cycle of every pair
+  ctsync validate config.toml
+  ctsync once -c config.toml
+
+  # A command's flags and examples
+  ctsync once --help`
+
+// runMain runs the command args name; tests call it directly. Each call
+// builds its own command tree, so calls may run in parallel.
 func runMain(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return runCommand(ctx, e, c, []string{"--help"})
+	if args == nil {
+		args = []string{} // cobra would read os.Args for nil
+	}
+	code := exitOK
+	root, byCmd := newRootCmd(e, &code)
+	root.SetArgs(args)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	if cmd, _, err := root.Find(args); err == nil {
+		if err := singleDashLong(cmd, args); err != nil {
+			return usageError(e, cmd, byCmd[cmd], args, err)
+		}
+	}
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		return usageError(e, cmd, byCmd[cmd], args, err)
+	}
+	return code
+}
+
+// usageError reports a usage error (an unknown command or flag, a bad
+// flag value, an unexpected argument) with the command's usage line; it
+// returns its exit code: 2, or what the command's usageExit says.
+func usageError(e *env, cmd *cobra.Command, c *command, args []string, err error) int {
+	e.errorf("%v", err)
+	if cmd != nil {
+		fmt.Fprintf(e.stderr, "usage: %s\nRun '%s --help' for its flags and examples.\n", cmd.UseLine(), cmd.CommandPath())
+	}
+	if c != nil && c.usageExit != nil {
+		return c.usageExit(args)
+	}
+	return exitUsage
+}
+
+// newRootCmd builds the command tree for one run: each command's RunE
+// stores its exit code in *code. byCmd maps the cobra commands back to
+// ours.
+func newRootCmd(e *env, code *int) (*cobra.Command, map[*cobra.Command]*command) {
+	root := &cobra.Command{
+		Use:     "ctsync",
+		Short:   "keep Entra B2B users in sync between the tenants of a multi-tenant organisation",
+		Long:    rootLong,
+		Example: rootExample,
+		Version: readVersion().String(), // ctsync --version
+		// The errors are printed once, by runMain, with the usage line.
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		DisableAutoGenTag: true, // docs/cli stays the same from one day to the next
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetHelpCommand(helpCmd())
+	logFlags(root.PersistentFlags(), e)
+	byCmd := map[*cobra.Command]*command{}
+	var add func(parent *cobra.Command, c *command)
+	add = func(parent *cobra.Command, c *command) {
+		cc := cobraCommand(e, c, code)
+		byCmd[cc] = c
+		for _, s := range c.subs {
+			add(cc, s)
+		}
+		parent.AddCommand(cc)
+	}
+	for _, c := range commands {
+		add(root, c)
+	}
+	root.AddCommand(genDocsCmd(e, code))
+	return root, byCmd
+}
+
+// cobraCommand builds c's cobra command. Its RunE always returns nil for a
+// command that ran (the exit code is in *code): an error from cobra's
+// Execute is always a usage error.
+func cobraCommand(e *env, c *command, code *int) *cobra.Command {
+	use := c.name
+	if c.usage != "" {
+		use += " " + c.usage
+	}
+	long := "" // the help shows the summary alone
+	if c.long != "" {
+		long = c.summary + "\n\n" + c.long
+	}
+	cc := &cobra.Command{
+		Use:     use,
+		Short:   c.summary,
+		Long:    long,
+		Example: c.example,
+		Args:    c.args,
+		Hidden:  c.hidden,
+	}
+	if cc.Args == nil {
+		cc.Args = noArgs
+	}
+	if c.flags == nil {
+		// A group: run with no subcommand, it says which there are.
+		cc.Args = unknownSub
+		cc.RunE = func(cmd *cobra.Command, _ []string) error {
+			names := make([]string, 0, len(c.subs))
+			for _, s := range c.subs {
+				names = append(names, s.name)
 			}
+			return fmt.Errorf("%s needs a subcommand: %s", c.name, strings.Join(names, " or "))
 		}
-		printUsage(e.stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+		return cc
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		e.errorf("unknown command %q; run 'ctsync help'", args[0])
-		return exitUsage
+	run := c.flags(cc.Flags())
+	cc.RunE = func(cmd *cobra.Command, args []string) error {
+		*code = run(cmd.Context(), e, args)
+		return nil
 	}
-	return runCommand(ctx, e, c, args[1:])
+	return cc
 }
 
-func runCommand(ctx context.Context, e *env, c *command, args []string) int {
-	fs := flag.NewFlagSet("ctsync "+c.name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	logFlags(fs, e)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: ctsync %s %s\n\n%s\n\nflags:\n", c.name, c.usage, c.summary)
-		fs.PrintDefaults()
+// noArgs is the positional-argument check of a command that takes none.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments; got %q", cmd.CommandPath(), args)
 	}
-	return c.run(ctx, e, fs, args)
+	return nil
 }
 
-// parse parses flags; it returns false with the exit code when the command
-// should stop (help asked: 0, bad flags: 2).
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
+// maxOneArg is the check of a command with one optional argument.
+func maxOneArg(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return fmt.Errorf("%s takes at most one argument; got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+// unknownSub is a group's check: any argument is a subcommand it lacks.
+func unknownSub(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
+// helpCmd is `ctsync help [COMMAND]`: cobra's, except that an unknown
+// command is a usage error (exit 2) rather than the root's help.
+func helpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]...",
+		Short: "help about any command",
+		Long:  "Help shows a command's usage, flags and examples: ctsync help map rebuild.",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, s := range cmd.Commands() {
+				if s.IsAvailableCommand() && strings.HasPrefix(s.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(s.Name(), s.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				return fmt.Errorf("unknown command %q for %q", rest[0], cmd.CommandPath())
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
+}
+
+// singleDashLong reports a long flag of cmd written with one dash
+// (-config), which Go's flag package took and pflag would read as
+// shorthands (-c onfig): a usage error naming the two-dash form.
+func singleDashLong(cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
 		}
-		return exitUsage, false
+		if !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) < 2 {
+			continue
+		}
+		if cmd.Flags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil || name == "help" {
+			return fmt.Errorf("%s: a long flag takes two dashes: --%s", a, a[1:])
+		}
 	}
-	return 0, true
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "ctsync keeps Entra B2B users in sync between the tenants of a multi-tenant organisation.")
-	fmt.Fprintln(w, "\nusage: ctsync COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'ctsync COMMAND --help' for a command's flags. Exit codes: 0 ok, 1 failures, 2 usage or configuration error.")
+	return nil
 }
 
 // configFlag adds the common -c/--config flag.
-func configFlag(fs *flag.FlagSet) *string {
-	p := fs.String("config", "config.toml", "path of the configuration `file`")
-	fs.StringVar(p, "c", "config.toml", "shorthand for --config")
-	return p
+func configFlag(fs *pflag.FlagSet) *string {
+	return fs.StringP("config", "c", "config.toml", "path of the configuration `file`")
+}
+
+// aliases is a flag set's normalization for flags renamed since: each
+// old name in names reads as its new one.
+func aliases(names map[string]string) func(*pflag.FlagSet, string) pflag.NormalizedName {
+	return func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if n, ok := names[name]; ok {
+			return pflag.NormalizedName(n)
+		}
+		return pflag.NormalizedName(name)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/ctsync/ctsync/internal/app"
@@ -35,15 +34,12 @@ func openApp(ctx context.Context, e *env, path, onlyPair string, adjust ...func(
 	return a, exitOK
 }
 
-// parseAndOpen parses a command's flags, checks them with check (which
-// returns a usage error message, or ""), and opens the app for *path,
-// keeping only *pair when pair is set. It returns nil and the exit code
-// when the command should stop: help asked (0), bad usage (2), or a
-// configuration that does not load or wire. adjust is passed to openApp.
-func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, path, pair *string, check func() string, adjust ...func(*app.Options)) (*app.App, int) {
-	if code, ok := parse(fs, args); !ok {
-		return nil, code
-	}
+// checkAndOpen checks a command's parsed flags with check (which returns
+// a usage error message, or ""), and opens the app for *path, keeping only
+// *pair when pair is set. It returns nil and the exit code when the
+// command should stop: bad usage (2), or a configuration that does not
+// load or wire. adjust is passed to openApp.
+func checkAndOpen(ctx context.Context, e *env, path, pair *string, check func() string, adjust ...func(*app.Options)) (*app.App, int) {
 	if check != nil {
 		if msg := check(); msg != "" {
 			e.errorf("%s", msg)
@@ -57,7 +53,7 @@ func parseAndOpen(ctx context.Context, e *env, fs *flag.FlagSet, args []string, 
 	return openApp(ctx, e, *path, only, adjust...)
 }
 
-// pairRequired is a parseAndOpen check for commands that act on one pair.
+// pairRequired is a checkAndOpen check for commands that act on one pair.
 func pairRequired(pair *string) func() string {
 	return func() string {
 		if *pair == "" {

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
@@ -22,11 +23,19 @@ func init() {
 		usage: "[--listen ADDR] [--tenants N] [--users N] [--seed N] [--profile exact|realistic|hostile] " +
 			"[--index-lag D] [--replica-window D] [--replica-miss-rate P] [--replication-lag D] [--throttle-factor F] " +
 			"[--token-fault-rate P] [--fault-rate P] [--shared-app] [--state-dir DIR] [--write-config PATH] [--write-info PATH]",
-		run: runSim,
+		example: `  # A simulator with a ready configuration for ctsync and its endpoints and credentials as JSON
+  ctsync sim --state-dir /tmp/sim --write-config /tmp/sim/ctsync.toml --write-info /tmp/sim/info.json
+
+  # Graph's limits and latency, plus a lagging index, replica misses and token failures
+  ctsync sim --profile hostile --listen 127.0.0.1:8443 --write-config /tmp/sim/ctsync.toml
+
+  # Five tenants of 1,000 users, throttled at half Graph's documented limits
+  ctsync sim --tenants 5 --users 1000 --throttle-factor 0.5 --write-config /tmp/sim/ctsync.toml`,
+		flags: runSim,
 	})
 }
 
-func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runSim(fs *pflag.FlagSet) runFunc {
 	listen := fs.String("listen", "127.0.0.1:0", "`address` to listen on (port 0 picks a free one)")
 	tenants := fs.Int("tenants", 3, "number of simulated tenants")
 	users := fs.Int("users", 200, "seeded users per tenant")
@@ -35,65 +44,64 @@ func runSim(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
 	stateDir := fs.String("state-dir", "", "`directory` for the CA, secrets and certificates (a temporary one when empty)")
 	writeConfig := fs.String("write-config", "", "write a ready ctsync config for a full mesh of the simulated tenants to `path`")
 	writeInfo := fs.String("write-info", "", "write the simulator's endpoints, CA and credentials as JSON to `path`")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	realism, err := knobs.realism(fs)
-	if err != nil {
-		e.errorf("sim: %v", err)
-		return exitUsage
-	}
-	if *tenants < 1 || *tenants > len(simTenantNames) {
-		e.errorf("sim: --tenants %d: want 1 to %d", *tenants, len(simTenantNames))
-		return exitUsage
-	}
-	if *users < 0 {
-		e.errorf("sim: --users %d: want 0 or more", *users)
-		return exitUsage
-	}
-	if *stateDir == "" {
-		dir, err := os.MkdirTemp("", "ctsync-sim-")
+	return func(ctx context.Context, e *env, args []string) int {
+		realism, err := knobs.realism(fs)
+		if err != nil {
+			e.errorf("sim: %v", err)
+			return exitUsage
+		}
+		if *tenants < 1 || *tenants > len(simTenantNames) {
+			e.errorf("sim: --tenants %d: want 1 to %d", *tenants, len(simTenantNames))
+			return exitUsage
+		}
+		if *users < 0 {
+			e.errorf("sim: --users %d: want 0 or more", *users)
+			return exitUsage
+		}
+		if *stateDir == "" {
+			dir, err := os.MkdirTemp("", "ctsync-sim-")
+			if err != nil {
+				e.errorf("sim: %v", err)
+				return exitFailures
+			}
+			defer os.RemoveAll(dir)
+			*stateDir = dir
+		}
+		srv, err := graphsim.Start(graphsim.Options{
+			Addr:      *listen,
+			Tenants:   simTenantNames[:*tenants],
+			Users:     *users,
+			Seed:      *seed,
+			Profile:   graphsim.Profile(*knobs.profile),
+			Realism:   &realism,
+			SharedApp: *knobs.sharedApp,
+			StateDir:  *stateDir,
+		})
 		if err != nil {
 			e.errorf("sim: %v", err)
 			return exitFailures
 		}
-		defer os.RemoveAll(dir)
-		*stateDir = dir
-	}
-	srv, err := graphsim.Start(graphsim.Options{
-		Addr:      *listen,
-		Tenants:   simTenantNames[:*tenants],
-		Users:     *users,
-		Seed:      *seed,
-		Profile:   graphsim.Profile(*knobs.profile),
-		Realism:   &realism,
-		SharedApp: *knobs.sharedApp,
-		StateDir:  *stateDir,
-	})
-	if err != nil {
-		e.errorf("sim: %v", err)
-		return exitFailures
-	}
-	defer srv.Close()
-	info := srv.Info()
-	if *writeInfo != "" {
-		data, _ := json.MarshalIndent(info, "", "  ")
-		if err := os.WriteFile(*writeInfo, append(data, '\n'), 0o600); err != nil {
-			e.errorf("sim: --write-info: %v", err)
-			return exitFailures
+		defer srv.Close()
+		info := srv.Info()
+		if *writeInfo != "" {
+			data, _ := json.MarshalIndent(info, "", "  ")
+			if err := os.WriteFile(*writeInfo, append(data, '\n'), 0o600); err != nil {
+				e.errorf("sim: --write-info: %v", err)
+				return exitFailures
+			}
 		}
-	}
-	if *writeConfig != "" {
-		if err := writeSimConfig(*writeConfig, srv, *stateDir); err != nil {
-			e.errorf("sim: --write-config: %v", err)
-			return exitFailures
+		if *writeConfig != "" {
+			if err := writeSimConfig(*writeConfig, srv, *stateDir); err != nil {
+				e.errorf("sim: --write-config: %v", err)
+				return exitFailures
+			}
 		}
+		fmt.Fprintf(e.stdout, "graphsim ready: authority %s, graph %s, CA %s (%d tenants, %d users each, profile %s)\n",
+			info.Authority, info.Graph, info.CAFile, len(info.Tenants), *users, *knobs.profile)
+		<-ctx.Done()
+		fmt.Fprintln(e.stdout, "graphsim stopping")
+		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "graphsim ready: authority %s, graph %s, CA %s (%d tenants, %d users each, profile %s)\n",
-		info.Authority, info.Graph, info.CAFile, len(info.Tenants), *users, *knobs.profile)
-	<-ctx.Done()
-	fmt.Fprintln(e.stdout, "graphsim stopping")
-	return exitOK
 }
 
 // simTenantNames are the simulator's tenants, in order.
@@ -115,7 +123,7 @@ type simKnobs struct {
 	sharedApp                                          *bool
 }
 
-func addSimKnobs(fs *flag.FlagSet) *simKnobs {
+func addSimKnobs(fs *pflag.FlagSet) *simKnobs {
 	return &simKnobs{
 		profile: fs.String("profile", "exact", "exact (no faults, latency or throttling), realistic (Graph's limits and latency) "+
 			"or hostile (realistic plus a lagging index, replica misses, limits below the documented ones and token failures)"),
@@ -133,7 +141,7 @@ func addSimKnobs(fs *flag.FlagSet) *simKnobs {
 }
 
 // realism is the profile's preset with every given flag applied.
-func (k *simKnobs) realism(fs *flag.FlagSet) (graphsim.Realism, error) {
+func (k *simKnobs) realism(fs *pflag.FlagSet) (graphsim.Realism, error) {
 	r, ok := graphsim.ProfileRealism(graphsim.Profile(*k.profile))
 	if !ok {
 		return r, fmt.Errorf("--profile %q: want exact, realistic or hostile", *k.profile)
@@ -151,7 +159,7 @@ func (k *simKnobs) realism(fs *flag.FlagSet) (graphsim.Realism, error) {
 		}
 		*dst = v
 	}
-	fs.Visit(func(f *flag.Flag) {
+	fs.Visit(func(f *pflag.Flag) {
 		switch f.Name {
 		case "index-lag":
 			dur(f.Name, *k.indexLag, &r.IndexLag)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/url"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants/graphsim"
@@ -390,7 +391,7 @@ func TestSimKnobs(t *testing.T) {
 		}, false},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+			fs := pflag.NewFlagSet("sim", pflag.ContinueOnError)
 			k := addSimKnobs(fs)
 			if err := fs.Parse(tc.args); err != nil {
 				t.Fatal(err)

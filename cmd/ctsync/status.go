@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
@@ -472,49 +473,48 @@ func progressText(r runningJSON) string {
 	return r.Phase
 }
 
-func runStatus(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runStatus(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "show only this `pair`, with its recent cycles and every user not in its desired state")
 	asJSON := fs.Bool("json", false, "print one JSON document (schema version 1, see docs/operating.md)")
 	lookup := fs.Bool("lookup", true, "with --pair: read the listed users' UPN, mail and name from the source tenant")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	o := statusOptions{Users: *pair != "", Lookup: *lookup}
-	var doc statusDoc
-	a, api, code := openOrAsk(ctx, e, *path, *pair)
-	switch {
-	case a != nil:
-		defer a.Close()
-		var err error
-		if doc, err = buildStatus(ctx, a, o); err != nil {
-			e.errorf("%v", err)
-			return exitFailures
+	return func(ctx context.Context, e *env, args []string) int {
+		o := statusOptions{Users: *pair != "", Lookup: *lookup}
+		var doc statusDoc
+		a, api, code := openOrAsk(ctx, e, *path, *pair)
+		switch {
+		case a != nil:
+			defer a.Close()
+			var err error
+			if doc, err = buildStatus(ctx, a, o); err != nil {
+				e.errorf("%v", err)
+				return exitFailures
+			}
+		case api != "":
+			q := url.Values{}
+			if *pair != "" {
+				q.Set("pair", *pair)
+				q.Set("users", "1")
+			}
+			if !*lookup {
+				q.Set("lookup", "0")
+			}
+			if err := apiGet(ctx, api+"/api/v1/status?"+q.Encode(), &doc); err != nil {
+				e.errorf("ask the running daemon: %v", err)
+				return exitFailures
+			}
+		default:
+			return code
 		}
-	case api != "":
-		q := url.Values{}
-		if *pair != "" {
-			q.Set("pair", *pair)
-			q.Set("users", "1")
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(doc)
+			return exitOK
 		}
-		if !*lookup {
-			q.Set("lookup", "0")
-		}
-		if err := apiGet(ctx, api+"/api/v1/status?"+q.Encode(), &doc); err != nil {
-			e.errorf("ask the running daemon: %v", err)
-			return exitFailures
-		}
-	default:
-		return code
-	}
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(doc)
+		writeStatusText(e.stdout, doc, time.Now(), *pair != "")
 		return exitOK
 	}
-	writeStatusText(e.stdout, doc, time.Now(), *pair != "")
-	return exitOK
 }
 
 // openOrAsk opens the app like openApp, for a command the daemon's API

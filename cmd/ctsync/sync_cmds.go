@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/internal/textsafe"
 	"github.com/ctsync/ctsync/sync/plan"
@@ -21,28 +21,51 @@ import (
 
 func init() {
 	register(&command{name: "once", summary: "run one cycle of every pair (or one) and exit; 1 if anything failed, 3 if a pair's lease is held elsewhere",
-		usage: "[-c config.toml] [--pair P]", run: runOnce})
+		usage: "[-c config.toml] [--pair P]", flags: runOnce,
+		example: `  # One cycle of every enabled pair
+  ctsync once -c config.toml
+
+  # One cycle of one pair, from a cron job that alerts on failures
+  ctsync once -c /etc/ctsync/config.toml --pair contoso-to-fabrikam || echo "exit $?"`})
 	register(&command{name: "run", summary: "run the sync daemon: every pair on its schedule",
-		usage: "[-c config.toml]", run: runDaemon})
+		usage: "[-c config.toml]", flags: runDaemon,
+		example: `  # The daemon, as the systemd unit and the container start it
+  ctsync run -c /etc/ctsync/config.toml
+
+  # Its log as JSON lines, errors in full
+  ctsync run -c config.toml --log-format json --log-level debug`})
 	register(&command{name: "plan", summary: "show what a cycle would change and why, without writing anything",
-		usage: "[-c config.toml] [--pair P] [--json] [--detailed-exitcode]", run: runPlan})
+		usage: "[-c config.toml] [--pair P] [--json] [--detailed-exitcode]", flags: runPlan,
+		example: `  # What the next cycle of every pair would do
+  ctsync plan -c config.toml
+
+  # One pair as one JSON document (schema in docs/operating.md, "Plan")
+  ctsync plan -c config.toml --pair contoso-to-fabrikam --json
+
+  # In a script: 0 nothing to do, 2 changes pending, 1 an error
+  ctsync plan -c config.toml --detailed-exitcode`,
+		usageExit: func(args []string) int { return planExit(exitUsage, detailedAsked(args)) }})
 	register(&command{name: "provision", summary: "sync one user of one pair now, showing each step",
-		usage: "--pair P --user ID|UPN [-c config.toml]", run: runProvision})
+		usage: "--pair P --user ID|UPN [-c config.toml]", flags: runProvision,
+		example: `  # One user now, by UPN, showing import, scope, match and action
+  ctsync provision -c config.toml --pair contoso-to-fabrikam --user adele@contoso.onmicrosoft.com`})
 }
 
-func runOnce(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runOnce(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "run only this `pair`")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
-	if a == nil {
-		return code
+	return func(ctx context.Context, e *env, args []string) int {
+		a, code := checkAndOpen(ctx, e, path, pair, nil)
+		if a == nil {
+			return code
+		}
+		defer a.Close()
+		clear := showProgress(a, e.stderr)
+		reports := a.Runner().Once(ctx)
+		clear()
+		printReports(e.stdout, reports)
+		return onceExit(reports)
 	}
-	defer a.Close()
-	clear := showProgress(a, e.stderr)
-	reports := a.Runner().Once(ctx)
-	clear()
-	printReports(e.stdout, reports)
-	return onceExit(reports)
 }
 
 // exitHeld is `once`'s "a pair did not run: another process holds its
@@ -101,58 +124,60 @@ func printReports(w io.Writer, reports []worker.Report) {
 	}
 }
 
-func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runDaemon(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
-	m := newMetrics(ctx)
-	a, code := parseAndOpen(ctx, e, fs, args, path, nil, nil, m.wire)
-	if a == nil {
-		return code
-	}
-	defer a.Close()
-	version, _, _ := buildInfo()
-	share := a.Share(version)
-	r := a.Runner()
-	m.attach(a)
-	share.OnShare = m.share
-	r.OnReport = m.observe
-	hub := newProgressHub(a)
-	hub.Subscribe(m.progress)
-	_ = hub // watched by the metrics, the log and the status page
-	hub.Subscribe(newProgressLog(a.Log).observe)
+	return func(ctx context.Context, e *env, args []string) int {
+		m := newMetrics(ctx)
+		a, code := checkAndOpen(ctx, e, path, nil, nil, m.wire)
+		if a == nil {
+			return code
+		}
+		defer a.Close()
+		version, _, _ := buildInfo()
+		share := a.Share(version)
+		r := a.Runner()
+		m.attach(a)
+		share.OnShare = m.share
+		r.OnReport = m.observe
+		hub := newProgressHub(a)
+		hub.Subscribe(m.progress)
+		_ = hub // watched by the metrics, the log and the status page
+		hub.Subscribe(newProgressLog(a.Log).observe)
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				a.Log.Info("SIGHUP: syncing every pair now")
-				r.SyncNow()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					a.Log.Info("SIGHUP: syncing every pair now")
+					r.SyncNow()
+				}
 			}
+		}()
+		if listen := a.Config.Worker.Listen; listen != "" {
+			srv, err := newServer(a, r, hub, m.handler())
+			if err != nil {
+				e.errorf("%v", err) // the listener's token could not be read
+				return exitUsage
+			}
+			if err := srv.start(ctx, listen); err != nil {
+				e.errorf("listen on %s: %v", listen, err)
+				return exitUsage
+			}
+			defer srv.shutdown()
 		}
-	}()
-	if listen := a.Config.Worker.Listen; listen != "" {
-		srv, err := newServer(a, r, hub, m.handler())
-		if err != nil {
-			e.errorf("%v", err) // the listener's token could not be read
-			return exitUsage
-		}
-		if err := srv.start(ctx, listen); err != nil {
-			e.errorf("listen on %s: %v", listen, err)
-			return exitUsage
-		}
-		defer srv.shutdown()
+		a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
+		var wg conc.WaitGroup
+		wg.Go(func() { share.Run(ctx) })
+		r.Run(ctx)
+		wg.Wait()
+		a.Log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
+		return exitOK
 	}
-	a.Log.Info("ctsync running", "pairs", len(a.Pairs), "interval", a.Config.Worker.Interval.Duration)
-	var wg conc.WaitGroup
-	wg.Go(func() { share.Run(ctx) })
-	r.Run(ctx)
-	wg.Wait()
-	a.Log.Info("ctsync stopped: cycles in flight were abandoned at a safe point and leases released")
-	return exitOK
 }
 
 // exitPending is `plan --detailed-exitcode`'s "changes pending", as
@@ -160,47 +185,49 @@ func runDaemon(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int
 // usage and configuration ones included, exits 1 (planExit).
 const exitPending = 2
 
-func runPlan(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runPlan(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "plan only this `pair`")
 	asJSON := fs.Bool("json", false, "print one JSON document (schema in docs/operating.md, \"Plan\")")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are pending, 1 on any error")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, nil)
-	if a == nil {
-		return planExit(code, *detailed || detailedAsked(args))
-	}
-	defer a.Close()
-	doc := plan.Document{Version: plan.DocumentVersion, Generated: time.Now().UTC(), Pairs: []plan.PairPlan{}}
-	failed, pending := false, false
-	for _, p := range a.Pairs {
-		pl, err := p.Plan(ctx)
-		if err != nil {
-			// On stderr in both formats, so a person running --json
-			// sees it too; the document carries it on one line.
-			e.errorf("%v", err)
-			failed = true
-			doc.Pairs = append(doc.Pairs, plan.FailedPairPlan(p.PairName, condenseError(err)))
-			continue
+	return func(ctx context.Context, e *env, args []string) int {
+		a, code := checkAndOpen(ctx, e, path, pair, nil)
+		if a == nil {
+			return planExit(code, *detailed)
 		}
-		pending = pending || pl.Pending() > 0
+		defer a.Close()
+		doc := plan.Document{Version: plan.DocumentVersion, Generated: time.Now().UTC(), Pairs: []plan.PairPlan{}}
+		failed, pending := false, false
+		for _, p := range a.Pairs {
+			pl, err := p.Plan(ctx)
+			if err != nil {
+				// On stderr in both formats, so a person running --json
+				// sees it too; the document carries it on one line.
+				e.errorf("%v", err)
+				failed = true
+				doc.Pairs = append(doc.Pairs, plan.FailedPairPlan(p.PairName, condenseError(err)))
+				continue
+			}
+			pending = pending || pl.Pending() > 0
+			if *asJSON {
+				doc.Pairs = append(doc.Pairs, plan.NewPairPlan(p.PairName, pl))
+			} else {
+				// Pair by pair, as each is planned: a slow tenant does not
+				// hold back what is known.
+				_ = pl.WriteText(e.stdout, p.PairName)
+			}
+		}
 		if *asJSON {
-			doc.Pairs = append(doc.Pairs, plan.NewPairPlan(p.PairName, pl))
-		} else {
-			// Pair by pair, as each is planned: a slow tenant does not
-			// hold back what is known.
-			_ = pl.WriteText(e.stdout, p.PairName)
+			_ = doc.Write(e.stdout)
 		}
+		switch {
+		case failed:
+			return exitFailures
+		case pending && *detailed:
+			return exitPending
+		}
+		return exitOK
 	}
-	if *asJSON {
-		_ = doc.Write(e.stdout)
-	}
-	switch {
-	case failed:
-		return exitFailures
-	case pending && *detailed:
-		return exitPending
-	}
-	return exitOK
 }
 
 // planExit is plan's exit code for a stop before planning (help, usage,
@@ -214,9 +241,9 @@ func planExit(code int, detailed bool) int {
 	return code
 }
 
-// detailedAsked reports whether args ask for --detailed-exitcode, for the
-// case where flag parsing stopped at a bad flag before reaching it (the
-// flag package parses left to right). A value that does not parse as a
+// detailedAsked reports whether the command line (args) asks for
+// --detailed-exitcode, for a usage error: flag parsing may have stopped
+// at a bad flag before reaching it (pflag parses left to right). A value that does not parse as a
 // boolean is a usage error either way, and so counts as asked.
 func detailedAsked(args []string) bool {
 	for _, a := range args {
@@ -234,30 +261,32 @@ func detailedAsked(args []string) bool {
 	return false
 }
 
-func runProvision(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runProvision(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` to provision through (required)")
 	user := fs.String("user", "", "the source user's object ID or UPN (required)")
-	a, code := parseAndOpen(ctx, e, fs, args, path, pair, func() string {
-		if *pair == "" || *user == "" {
-			return "provision needs --pair and --user"
+	return func(ctx context.Context, e *env, args []string) int {
+		a, code := checkAndOpen(ctx, e, path, pair, func() string {
+			if *pair == "" || *user == "" {
+				return "provision needs --pair and --user"
+			}
+			return ""
+		})
+		if a == nil {
+			return code
 		}
-		return ""
-	})
-	if a == nil {
-		return code
-	}
-	defer a.Close()
-	_, err := a.Pair(*pair).Provision(ctx, *user, func(s worker.Step) {
-		// Steps quote the user's names and Graph's messages: escaped.
-		if s.Err != nil {
-			fmt.Fprintf(e.stdout, "%-8s FAILED: %s\n", s.Name, textsafe.Escape(s.Err.Error()))
-			return
+		defer a.Close()
+		_, err := a.Pair(*pair).Provision(ctx, *user, func(s worker.Step) {
+			// Steps quote the user's names and Graph's messages: escaped.
+			if s.Err != nil {
+				fmt.Fprintf(e.stdout, "%-8s FAILED: %s\n", s.Name, textsafe.Escape(s.Err.Error()))
+				return
+			}
+			fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, textsafe.Escape(s.Detail))
+		})
+		if err != nil {
+			return exitFailures
 		}
-		fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, textsafe.Escape(s.Detail))
-	})
-	if err != nil {
-		return exitFailures
+		return exitOK
 	}
-	return exitOK
 }

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/policy"
@@ -18,43 +19,60 @@ func init() {
 	register(&command{
 		name:    "validate",
 		summary: "check a configuration file (every problem with file:line and key); --online also checks each tenant over Graph",
-		usage:   "[-c config.toml] [--online [--json] [--timeout 2m]]",
-		run:     runValidate,
+		usage:   "[FILE | -c FILE] [--online [--json] [--timeout 2m]]",
+		long: "FILE (or --config, config.toml by default) is the configuration to check; giving both is a usage error. " +
+			"Exit 0 valid (with --online: and no check failed), 1 an online check failed, 2 a problem in the file or usage.",
+		example: `  # Check the file; list the Graph permissions each tenant's app needs
+  ctsync validate config.toml
+
+  # Also sign in to every tenant and check its permissions, invitation settings and stamp slot
+  ctsync validate -c /etc/ctsync/config.toml --online
+
+  # The online findings as one JSON document
+  ctsync validate config.toml --online --json --timeout 5m`,
+		args:  maxOneArg,
+		flags: runValidate,
 	})
 }
 
-func runValidate(ctx context.Context, e *env, fs *flag.FlagSet, args []string) int {
+func runValidate(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	online := fs.Bool("online", false, "also sign in to every tenant and check its permissions, invitation settings and stamp slot (exit 1 when a check fails)")
 	asJSON := fs.Bool("json", false, "with --online: print the findings as one JSON document")
 	timeout := fs.Duration("timeout", 2*time.Minute, "with --online: give up the checks after this long")
-	if code, ok := parse(fs, args); !ok {
-		return code
-	}
-	if *asJSON && !*online {
-		fmt.Fprintln(e.stderr, "ctsync validate: --json needs --online")
-		return exitUsage
-	}
-	cfg, err := config.LoadAndCheckEnvironment(*path)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitUsage
-	}
-	if *online {
-		return runOnlineChecks(ctx, e, cfg, *timeout, *asJSON)
-	}
-	enabled := 0
-	for _, p := range cfg.Pairs {
-		if !p.Disabled {
-			enabled++
+	return func(ctx context.Context, e *env, args []string) int {
+		if len(args) == 1 {
+			if fs.Changed("config") {
+				e.errorf("validate: give the file either as an argument or with --config, not both")
+				return exitUsage
+			}
+			*path = args[0]
 		}
+		if *asJSON && !*online {
+			fmt.Fprintln(e.stderr, "ctsync validate: --json needs --online")
+			return exitUsage
+		}
+		cfg, err := config.LoadAndCheckEnvironment(*path)
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return exitUsage
+		}
+		if *online {
+			return runOnlineChecks(ctx, e, cfg, *timeout, *asJSON)
+		}
+		enabled := 0
+		for _, p := range cfg.Pairs {
+			if !p.Disabled {
+				enabled++
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s: ok (%d tenants, %d pairs, %d enabled)\n", *path, len(cfg.Tenants), len(cfg.Pairs), enabled)
+		if err := printPermissions(e.stdout, cfg); err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return exitUsage
+		}
+		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "%s: ok (%d tenants, %d pairs, %d enabled)\n", *path, len(cfg.Tenants), len(cfg.Pairs), enabled)
-	if err := printPermissions(e.stdout, cfg); err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitUsage
-	}
-	return exitOK
 }
 
 // permNeed is one permission a tenant's app needs: why, and for which
