@@ -233,6 +233,11 @@ type Status struct {
 	// LastSuccess is when the last cycle that ran to its end finished
 	// (parked users or not): what "no success for N intervals" alerts on.
 	LastSuccess time.Time `json:"lastSuccess,omitzero"`
+	// Running is the ID of the cycle in progress: set when a cycle starts,
+	// cleared when it ends (done or failed). A cycle that finds it set knows
+	// the one before it was cut short (a crash, a lost lease) and checks
+	// what such a cut can leave undone (manager references).
+	Running string `json:"running,omitempty"`
 	// History is the pair's recent cycles, newest first, at most
 	// HistoryLen (see AddCycle). It rides in the status record, so both
 	// stores keep it with no record of its own.

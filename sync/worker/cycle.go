@@ -20,6 +20,9 @@ type cycle struct {
 	dry   bool
 	// expect is the digest of a reviewed plan to match ("" none).
 	expect string
+	// interrupted: the pair's previous cycle was cut short (see
+	// guestmap.Status.Running).
+	interrupted bool
 
 	status  guestmap.Status
 	staged  map[string]guestmap.Staged
@@ -60,6 +63,11 @@ func (c *cycle) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if !c.dry {
+		if err := c.markRunning(ctx); err != nil {
+			return err
+		}
+	}
 	if err := c.loadStaged(ctx); err != nil {
 		return err
 	}
@@ -94,6 +102,19 @@ func (c *cycle) run(ctx context.Context) error {
 		return err
 	}
 	return c.finish(ctx, link)
+}
+
+// markRunning records that this cycle runs, and learns whether the one
+// before it was cut short without recording its end.
+func (c *cycle) markRunning(ctx context.Context) error {
+	c.interrupted = c.status.Running != ""
+	st := c.status
+	st.Pair, st.Running = c.p.PairName, c.id()
+	if err := c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st}); err != nil {
+		return fmt.Errorf("record the cycle's start: %w", err)
+	}
+	c.status = st
+	return nil
 }
 
 // progress reports how far the cycle is; zero counts keep what was said
@@ -369,7 +390,7 @@ func (c *cycle) finish(ctx context.Context, link string) error {
 			total += v
 		}
 	}
-	st.LastError = ""
+	st.LastError, st.Running = "", ""
 	st.PolicyHash = p.Rules.Fingerprint()
 	st.LastSuccess = st.CycleEnd
 	st.AddCycle(c.summary(st.CycleEnd, nil))
@@ -449,7 +470,7 @@ func (c *cycle) recordFailure(err error) {
 			st = cur
 		}
 	}
-	st.Pair = c.p.PairName
+	st.Pair, st.Running = c.p.PairName, ""
 	st.LastError, st.LastErrorAt = err.Error(), c.p.now()
 	st.ConsecutiveFailures++
 	st.AddCycle(c.summary(st.LastErrorAt, err))

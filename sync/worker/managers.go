@@ -14,9 +14,13 @@ import (
 // (Entra's own sync never clears it, leaving stale org charts). It scans
 // the map only in cycles where a manager may have arrived or left, so a
 // quiet cycle costs nothing here.
+//
+// After a cycle that was cut short (c.interrupted), the managers that
+// arrived in it are not known any more: then every guest still waiting for
+// its manager's guest (Entry.ManagerPending) is checked against the map.
 func (c *cycle) fixManagers(ctx context.Context) error {
 	p := c.p
-	if !p.Rules.MapsManager() || (len(c.arrived) == 0 && len(c.left) == 0) {
+	if !p.Rules.MapsManager() || (len(c.arrived) == 0 && len(c.left) == 0 && !c.interrupted) {
 		return nil
 	}
 	arrived, err := p.Store.GetMany(ctx, p.PairName, c.arrived)
@@ -28,6 +32,7 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		left[id] = true
 	}
 	var fixes []managerFix
+	var waiting []guestmap.Entry // pending, manager not arrived this cycle
 	err = p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
 		for _, e := range page {
 			if e.ManagerSourceID == "" || e.GuestID == "" || (e.State != guestmap.StateActive && e.State != guestmap.StateDisabled) {
@@ -37,12 +42,21 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 				fixes = append(fixes, managerFix{e, m.GuestID})
 			} else if left[e.ManagerSourceID] {
 				fixes = append(fixes, managerFix{e, nil})
+			} else if c.interrupted && e.ManagerPending {
+				waiting = append(waiting, e)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("scan map for direct reports: %w", err)
+	}
+	if len(waiting) > 0 {
+		more, err := c.managersArrived(ctx, waiting)
+		if err != nil {
+			return err
+		}
+		fixes = append(fixes, more...)
 	}
 	for i, f := range fixes {
 		if ctx.Err() != nil {
@@ -76,6 +90,26 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// managersArrived returns the fixes of waiting guests whose manager has an
+// active guest by now.
+func (c *cycle) managersArrived(ctx context.Context, waiting []guestmap.Entry) ([]managerFix, error) {
+	ids := make([]string, 0, len(waiting))
+	for _, e := range waiting {
+		ids = append(ids, e.ManagerSourceID)
+	}
+	managers, err := c.p.Store.GetMany(ctx, c.p.PairName, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read the managers of guests waiting for them: %w", err)
+	}
+	var fixes []managerFix
+	for _, e := range waiting {
+		if m, ok := managers[e.ManagerSourceID]; ok && m.GuestID != "" && m.State == guestmap.StateActive {
+			fixes = append(fixes, managerFix{e, m.GuestID})
+		}
+	}
+	return fixes, nil
 }
 
 // managerFix is one guest whose manager reference must be written.
