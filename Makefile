@@ -10,7 +10,7 @@ RACE_PKGS = ./guestmap/... ./policy/... ./sync/... ./internal/...
 PLAIN_PKGS = ./cmd/... ./tenants/...
 FUZZTIME ?= 10s
 
-.PHONY: build test test-race test-plain fuzz chaos lint demo bench ci tidy-check release release-check
+.PHONY: build test test-race test-plain fuzz chaos lint demo docs bench ci tidy-check release release-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ctsync
@@ -50,6 +50,13 @@ tidy-check:
 
 demo: build
 	./$(BIN) demo
+
+# The markdown reference of every command, from the commands themselves
+# (cmd/ctsync's TestDocsCLIUpToDate fails when docs/cli is stale). Man
+# pages: `ctsync gen-docs --dir DIR --man`.
+docs:
+	rm -rf docs/cli
+	$(GO) run ./cmd/ctsync gen-docs --dir docs/cli
 
 # Every benchmark prints its figures (b.ReportMetric). The heavy ones run
 # once (their own loops are sized); the simulator's throughput needs time.

@@ -150,7 +150,7 @@ func usageError(e *env, cmd *cobra.Command, c *command, args []string, err error
 // ours.
 func newRootCmd(e *env, code *int) (*cobra.Command, map[*cobra.Command]*command) {
 	root := &cobra.Command{
-		Use:     "ctsync",
+		Use:     "ctsync COMMAND",
 		Short:   "keep Entra B2B users in sync between the tenants of a multi-tenant organisation",
 		Long:    rootLong,
 		Example: rootExample,
@@ -226,7 +226,7 @@ func cobraCommand(e *env, c *command, code *int) *cobra.Command {
 // noArgs is the positional-argument check of a command that takes none.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return fmt.Errorf("%s takes no arguments; got %q", cmd.CommandPath(), args)
+		return fmt.Errorf("%s takes no arguments; got %q", cmdName(cmd), args)
 	}
 	return nil
 }
@@ -234,9 +234,14 @@ func noArgs(cmd *cobra.Command, args []string) error {
 // maxOneArg is the check of a command with one optional argument.
 func maxOneArg(cmd *cobra.Command, args []string) error {
 	if len(args) > 1 {
-		return fmt.Errorf("%s takes at most one argument; got %q", cmd.CommandPath(), args)
+		return fmt.Errorf("%s takes at most one argument; got %q", cmdName(cmd), args)
 	}
 	return nil
+}
+
+// cmdName is cmd's path without the program's name: "map export".
+func cmdName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }
 
 // unknownSub is a group's check: any argument is a subcommand it lacks.

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -126,6 +128,117 @@ func TestUnknownCommandAndHelp(t *testing.T) {
 	if code, _, _ := run(t, "validate", "--help"); code != exitOK {
 		t.Errorf("--help: exit %d", code)
 	}
+	// Help, every way of asking: exit 0, on stdout, with the examples.
+	for _, args := range [][]string{{}, {"help"}, {"--help"}, {"-h"}, {"help", "once"}, {"once", "--help"}, {"map", "--help"},
+		{"help", "map", "rebuild"}, {"map", "rebuild", "-h"}, {"plan", "--detailed-exitcode", "--help"}} {
+		code, out, errs := run(t, args...)
+		if code != exitOK || !strings.Contains(out, "Usage:") || errs != "" {
+			t.Errorf("%q: exit %d, stdout %.200q, stderr %q", args, code, out, errs)
+		}
+		if len(args) > 0 && args[0] != "map" && !strings.Contains(out, "Examples:") {
+			t.Errorf("%q: no examples in %s", args, out)
+		}
+	}
+	// Usage errors: exit 2 with the command's usage line on stderr.
+	for _, args := range [][]string{{"help", "frobnicate"}, {"map"}, {"map", "frobnicate"}, {"once", "--no-such-flag"},
+		{"once", "-x"}, {"status", "--pair"}, {"once", "-pair", "p"}, {"once", "-config", "x.toml"}, {"logs", "--limit", "many"}} {
+		code, out, errs := run(t, args...)
+		if code != exitUsage || out != "" || !strings.Contains(errs, "usage: ctsync ") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the usage line", args, code, out, errs)
+		}
+	}
+	if _, _, errs := run(t, "once", "-config", "x.toml"); !strings.Contains(errs, "--config") {
+		t.Errorf("a single-dash long flag: %q does not name --config", errs)
+	}
+}
+
+// TestExtraArgumentsAreUsageErrors: every command refuses an argument it
+// does not take with exit 2, before doing anything.
+func TestExtraArgumentsAreUsageErrors(t *testing.T) {
+	var paths [][]string
+	for _, c := range commands {
+		if len(c.subs) == 0 {
+			paths = append(paths, []string{c.name})
+		}
+		for _, s := range c.subs {
+			paths = append(paths, []string{c.name, s.name})
+		}
+	}
+	for _, p := range paths {
+		args := append(p, "extra-arg")
+		if p[0] == "validate" {
+			args = append(args, "another")
+		}
+		code, _, errs := run(t, args...)
+		if code != exitUsage || !strings.Contains(errs, "usage: ctsync "+strings.Join(p, " ")) {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}
+
+// TestValidateFileArgument: the file as an argument or with --config, not
+// both.
+func TestValidateFileArgument(t *testing.T) {
+	t.Setenv("CTSYNC_NORTHWIND_SECRET", "x")
+	if code, out, errs := run(t, "validate", "../../config.toml"); code != exitOK || !strings.HasPrefix(out, "../../config.toml: ok") {
+		t.Errorf("validate FILE: exit %d: %s%s", code, out, errs)
+	}
+	if code, _, errs := run(t, "validate", "--config=../../config.toml"); code != exitOK {
+		t.Errorf("validate --config=FILE: exit %d: %s", code, errs)
+	}
+	if code, _, errs := run(t, "validate", "../../config.toml", "-c", "../../config.toml"); code != exitUsage || !strings.Contains(errs, "not both") {
+		t.Errorf("validate FILE -c FILE: exit %d: %s", code, errs)
+	}
+}
+
+func TestVersionAndCompletion(t *testing.T) {
+	code, out, _ := run(t, "version")
+	if code != exitOK || !strings.HasPrefix(out, "ctsync ") || !strings.Contains(out, "\nrevision: ") || !strings.Contains(out, "\ngo: go1.") {
+		t.Errorf("version: exit %d: %q", code, out)
+	}
+	if code, flagOut, _ := run(t, "--version"); code != exitOK || flagOut != out {
+		t.Errorf("--version: exit %d: %q, want %q", code, flagOut, out)
+	}
+	code, out, _ = run(t, "version", "--json")
+	var v versionInfo
+	if code != exitOK || json.Unmarshal([]byte(out), &v) != nil || v.Version == "" || v.Revision == "" || !strings.HasPrefix(v.Go, "go1.") {
+		t.Errorf("version --json: exit %d: %q", code, out)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if code, out, errs := run(t, "completion", shell); code != exitOK || !strings.Contains(out, "ctsync") {
+			t.Errorf("completion %s: exit %d: %.100q %s", shell, code, out, errs)
+		}
+	}
+	// The completion of flags and subcommands works from the commands.
+	if _, out, _ := run(t, "__complete", "map", ""); !strings.Contains(out, "export") || !strings.Contains(out, "rebuild") {
+		t.Errorf("completing map: %q", out)
+	}
+	if _, out, _ := run(t, "__complete", "plan", "--det"); !strings.Contains(out, "--detailed-exitcode") {
+		t.Errorf("completing plan --det: %q", out)
+	}
+}
+
+// TestRunMainInParallel: each run builds its own commands, so runs do not
+// share flag values.
+func TestRunMainInParallel(t *testing.T) {
+	t.Setenv("CTSYNC_NORTHWIND_SECRET", "x")
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out, errb bytes.Buffer
+			args := []string{"validate", "--log-level", "debug", "-c", "../../config.toml"}
+			if i%2 == 1 {
+				args = []string{"validate", filepath.Join(t.TempDir(), "none.toml")}
+			}
+			code := runMain(context.Background(), &env{stdout: &out, stderr: &errb}, args)
+			if want := []int{exitOK, exitUsage}[i%2]; code != want {
+				t.Errorf("run %d: exit %d, want %d: %s", i, code, want, errb.String())
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // TestValidateRefusesHostileInputsBeforeParsing: a file of nested brackets
