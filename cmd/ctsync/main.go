@@ -117,8 +117,6 @@ func runMain(ctx context.Context, e *env, args []string) int {
 	code := exitOK
 	root, byCmd := newRootCmd(e, &code)
 	root.SetArgs(args)
-	root.SetOut(e.stdout)
-	root.SetErr(e.stderr)
 	if cmd, _, err := root.Find(args); err == nil {
 		if err := singleDashLong(cmd, args); err != nil {
 			return usageError(e, cmd, byCmd[cmd], args, err)
@@ -160,6 +158,9 @@ func newRootCmd(e *env, code *int) (*cobra.Command, map[*cobra.Command]*command)
 		SilenceUsage:      true,
 		DisableAutoGenTag: true, // docs/cli stays the same from one day to the next
 	}
+	// Before completionCmd: cobra's completion commands keep the writer.
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetHelpCommand(helpCmd())
 	logFlags(root.PersistentFlags(), e)
@@ -177,6 +178,7 @@ func newRootCmd(e *env, code *int) (*cobra.Command, map[*cobra.Command]*command)
 		add(root, c)
 	}
 	root.AddCommand(genDocsCmd(e, code))
+	completionCmd(root)
 	return root, byCmd
 }
 
@@ -221,6 +223,32 @@ func cobraCommand(e *env, c *command, code *int) *cobra.Command {
 		return nil
 	}
 	return cc
+}
+
+// completionCmd adds cobra's `completion bash|zsh|fish|powershell` to
+// root, in the style of the other commands: examples, and exit 2 for a
+// shell it does not know.
+func completionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Use = "completion bash|zsh|fish|powershell"
+		c.Short = "print the shell completion script for bash, zsh, fish or powershell"
+		c.Example = `  # Completion in the current bash session
+  source <(ctsync completion bash)
+
+  # For every zsh session (then start a new shell)
+  ctsync completion zsh > "${fpath[1]}/_ctsync"`
+		c.Args = unknownSub
+		c.RunE = func(*cobra.Command, []string) error {
+			return fmt.Errorf("completion needs a shell: bash, zsh, fish or powershell")
+		}
+		for _, sh := range c.Commands() {
+			sh.Example = fmt.Sprintf("  # The %[1]s script on stdout\n  ctsync completion %[1]s > ctsync-completion.%[1]s", sh.Name())
+		}
+	}
 }
 
 // noArgs is the positional-argument check of a command that takes none.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -141,7 +144,7 @@ func TestUnknownCommandAndHelp(t *testing.T) {
 	}
 	// Usage errors: exit 2 with the command's usage line on stderr.
 	for _, args := range [][]string{{"help", "frobnicate"}, {"map"}, {"map", "frobnicate"}, {"once", "--no-such-flag"},
-		{"once", "-x"}, {"status", "--pair"}, {"once", "-pair", "p"}, {"once", "-config", "x.toml"}, {"logs", "--limit", "many"}} {
+		{"once", "-x"}, {"status", "--pair"}, {"completion"}, {"completion", "tcsh"}, {"once", "-pair", "p"}, {"once", "-config", "x.toml"}, {"logs", "--limit", "many"}} {
 		code, out, errs := run(t, args...)
 		if code != exitUsage || out != "" || !strings.Contains(errs, "usage: ctsync ") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the usage line", args, code, out, errs)
@@ -150,6 +153,23 @@ func TestUnknownCommandAndHelp(t *testing.T) {
 	if _, _, errs := run(t, "once", "-config", "x.toml"); !strings.Contains(errs, "--config") {
 		t.Errorf("a single-dash long flag: %q does not name --config", errs)
 	}
+}
+
+// TestEveryCommandHasExamples: each command's help has an Examples
+// section, cobra's completion commands included.
+func TestEveryCommandHasExamples(t *testing.T) {
+	code := 0
+	root, _ := newRootCmd(&env{stdout: io.Discard, stderr: io.Discard}, &code)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.IsAvailableCommand() && c.Example == "" {
+			t.Errorf("%s: no examples", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
 }
 
 // TestExtraArgumentsAreUsageErrors: every command refuses an argument it
