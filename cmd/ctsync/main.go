@@ -51,8 +51,7 @@ type command struct {
 	// command line (plan --detailed-exitcode exits 1, never 2, on one).
 	usageExit func(args []string) int
 	// subs are a group's subcommands.
-	subs   []*command
-	hidden bool
+	subs []*command
 }
 
 // runFunc runs a command with its flags parsed and its positional
@@ -108,7 +107,8 @@ const rootExample = `  # Sync a simulated three-tenant mesh: no Azure, no Redis,
   # A command's flags and examples
   ctsync once --help`
 
-// runMain runs the command args name; tests call it directly. Each call
+// runMain runs the command that args name and returns its exit code;
+// tests call it directly. Each call
 // builds its own command tree, so calls may run in parallel.
 func runMain(ctx context.Context, e *env, args []string) int {
 	if args == nil {
@@ -200,7 +200,6 @@ func cobraCommand(e *env, c *command, code *int) *cobra.Command {
 		Long:    long,
 		Example: c.example,
 		Args:    c.args,
-		Hidden:  c.hidden,
 	}
 	if cc.Args == nil {
 		cc.Args = noArgs
