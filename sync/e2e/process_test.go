@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -101,10 +102,19 @@ func TestTwoProcessesSamePairNoDuplicates(t *testing.T) {
 	a, outA := h.onceProcess(ctx)
 	b, outB := h.onceProcess(ctx)
 	errA, errB := a.Wait(), b.Wait()
-	if errA != nil || errB != nil {
+	// One runs the pair; the other finds its lease held and exits 3
+	// (naming the holder), unless it started after the first one ended.
+	okOrHeld := func(err error) bool {
+		var ee *exec.ExitError
+		return err == nil || (errors.As(err, &ee) && ee.ExitCode() == 3)
+	}
+	if !okOrHeld(errA) || !okOrHeld(errB) || (errA != nil && errB != nil) {
 		t.Fatalf("processes failed: %v / %v\n%s\n%s", errA, errB, outA, outB)
 	}
 	both := outA.String() + outB.String()
+	if (errA != nil || errB != nil) && !strings.Contains(both, "holds the pair's lease") {
+		t.Errorf("the process that exited 3 did not say the lease was held:\n%s", both)
+	}
 	if !strings.Contains(both, "40 create") {
 		t.Errorf("neither process created the 40 guests:\n%s", both)
 	}
