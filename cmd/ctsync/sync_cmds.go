@@ -54,14 +54,24 @@ func init() {
 func runOnce(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "run only this `pair`")
+	reviewed := fs.String("plan", "", "apply exactly the plan `FILE` that `ctsync plan --out` wrote: each pair in it runs only if it would still do exactly what was reviewed, else it is refused before any write")
 	return func(ctx context.Context, e *env, args []string) int {
 		a, code := checkAndOpen(ctx, e, path, pair, nil)
 		if a == nil {
 			return code
 		}
 		defer a.Close()
+		r := a.Runner()
+		if *reviewed != "" {
+			cyclers, err := reviewedPairs(*reviewed, a.Pairs, *pair)
+			if err != nil {
+				e.errorf("%v", err)
+				return exitUsage
+			}
+			r.Pairs = cyclers
+		}
 		clear := showProgress(a, e.stderr)
-		reports := a.Runner().Once(ctx)
+		reports := r.Once(ctx)
 		clear()
 		printReports(e.stdout, reports)
 		return onceExit(reports)
@@ -190,6 +200,7 @@ func runPlan(fs *pflag.FlagSet) runFunc {
 	pair := fs.String("pair", "", "plan only this `pair`")
 	asJSON := fs.Bool("json", false, "print one JSON document (schema in docs/operating.md, \"Plan\")")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 2 when changes are pending, 1 on any error")
+	out := fs.String("out", "", "also write the plan to `FILE` (the --json document, mode 0600: it holds users' attributes), for `ctsync once --plan FILE` to apply exactly")
 	return func(ctx context.Context, e *env, args []string) int {
 		a, code := checkAndOpen(ctx, e, path, pair, nil)
 		if a == nil {
@@ -209,9 +220,10 @@ func runPlan(fs *pflag.FlagSet) runFunc {
 				continue
 			}
 			pending = pending || pl.Pending() > 0
-			if *asJSON {
+			if *asJSON || *out != "" {
 				doc.Pairs = append(doc.Pairs, plan.NewPairPlan(p.PairName, pl))
-			} else {
+			}
+			if !*asJSON {
 				// Pair by pair, as each is planned: a slow tenant does not
 				// hold back what is known.
 				_ = pl.WriteText(e.stdout, p.PairName)
@@ -219,6 +231,13 @@ func runPlan(fs *pflag.FlagSet) runFunc {
 		}
 		if *asJSON {
 			_ = doc.Write(e.stdout)
+		}
+		if *out != "" {
+			if err := writePlanFile(*out, &doc); err != nil {
+				e.errorf("%v", err)
+				return exitFailures
+			}
+			fmt.Fprintf(e.stderr, "plan written to %s; apply exactly it with: ctsync once -c %s --plan %s\n", *out, *path, *out)
 		}
 		switch {
 		case failed:

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ctsync/ctsync/sync/worker"
@@ -49,5 +52,49 @@ func TestReviewedPlanAppliesExactly(t *testing.T) {
 	}
 	if r = (worker.Reviewed{Pair: p, Digest: pl3.Digest}).Cycle(h.ctx); r.Err != nil || r.Counts["create"] != 1 {
 		t.Fatalf("fresh plan: %v %v", r.Err, r.Counts)
+	}
+}
+
+// TestPlanOutOncePlan: `plan --out FILE` then `once --plan FILE` applies
+// the reviewed plan; a plan the source moved past is refused (exit 1, the
+// reason said, nothing written) and a fresh one applies.
+func TestPlanOutOncePlan(t *testing.T) {
+	h := newHarness(t, setup{users: 4})
+	file := filepath.Join(t.TempDir(), "reviewed.json")
+	out := h.mustCtsync("plan", "--out", file)
+	if !strings.Contains(out, "once -c") || !strings.Contains(out, "--plan "+file) {
+		t.Errorf("plan --out did not say how to apply it:\n%s", out)
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("plan file: %v %v", st, err)
+	}
+	if out := h.mustCtsync("once", "--plan", file); !strings.Contains(out, "create") {
+		t.Fatalf("once --plan created nothing:\n%s", out)
+	}
+
+	h.addMember(h.src, map[string]any{"displayName": "Grace Hopper"})
+	h.mustCtsync("plan", "--out", file)
+	h.addMember(h.src, map[string]any{"displayName": "Katherine Johnson"})
+	before := h.writes()
+	code, out := h.ctsync("once", "--plan", file)
+	if code != 1 || !strings.Contains(out, "moved on since the plan") {
+		t.Fatalf("a stale plan: exit %d\n%s", code, out)
+	}
+	if w := h.writes() - before; w != 0 {
+		t.Errorf("%d writes under a refused plan", w)
+	}
+	h.mustCtsync("plan", "--out", file)
+	if out := h.mustCtsync("once", "--plan", file); !strings.Contains(out, "2 create") {
+		t.Errorf("a fresh plan did not create the two users:\n%s", out)
+	}
+	// Not a plan, another version, a pair not configured: usage errors.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	for _, doc := range []string{`{"version": 99, "pairs": []}`, `not json`, `{"version": 1, "pairs": [{"pair": "nope", "digest": "x"}]}`} {
+		if err := os.WriteFile(bad, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := h.ctsync("once", "--plan", bad); code != 2 || !strings.Contains(out, "--plan") {
+			t.Errorf("plan file %q: exit %d\n%s", doc, code, out)
+		}
 	}
 }
