@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
-	"github.com/ctsync/ctsync/internal/app"
-	"github.com/ctsync/ctsync/internal/config"
-	"github.com/ctsync/ctsync/tenants"
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
@@ -67,25 +64,9 @@ func syncUnderLoad(b *testing.B, users int, load bool) {
 	}
 	defer sim.Close()
 	dir := b.TempDir() // the store and the load share it, and so the disk
-	path := filepath.Join(dir, "ctsync.toml")
-	if err := os.WriteFile(path, []byte(app.SimConfig(sim, config.Store{Path: filepath.Join(dir, "s.db")}, "")), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if cfg.Worker.LeaseTTL.Duration != 30*time.Second {
-		b.Fatalf("lease TTL %v, want the default 30s", cfg.Worker.LeaseTTL.Duration)
-	}
-	store, err := guestmap.Open(context.Background(), cfg.Store.Path, guestmap.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.Wire(context.Background(), cfg, app.Options{OnlyPair: pairName, Log: quietLog(), Store: store,
-		AdjustTenant: func(c *tenants.Config) { c.Limits.Unpaced = true }})
-	if err != nil {
-		b.Fatal(err)
+	a := benchPair(b, sim, dir, guestmap.Options{})
+	if lt := a.Config.Worker.LeaseTTL.Duration; lt != 30*time.Second {
+		b.Fatalf("lease TTL %v, want the default 30s", lt)
 	}
 	defer a.Close()
 
@@ -95,14 +76,14 @@ func syncUnderLoad(b *testing.B, users int, load bool) {
 		stopLoad = diskLoad(b, dir, &written)
 		time.Sleep(2 * time.Second) // let the load build up its writeback
 	}
-	w0, c0, f0, _ := guestmap.CommitStats(store)
+	w0, c0, f0, _ := guestmap.CommitStats(a.Store)
 	b.StartTimer()
 	start := time.Now()
 	r := a.Runner().Once(context.Background())[0]
 	elapsed := time.Since(start)
 	b.StopTimer()
 	stopLoad()
-	w1, c1, f1, _ := guestmap.CommitStats(store)
+	w1, c1, f1, _ := guestmap.CommitStats(a.Store)
 
 	created := r.Counts["create"]
 	lost := 0.0

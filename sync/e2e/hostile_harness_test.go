@@ -83,7 +83,17 @@ func newMesh(tb testing.TB, s meshSetup) *mesh {
 	if s.leaseTTL != "" {
 		toml = strings.Replace(toml, "[worker]\n", "[worker]\nlease_ttl = \""+s.leaseTTL+"\"\n", 1)
 	}
-	m := &mesh{tb: tb, sim: sim, cfgPath: filepath.Join(tb.TempDir(), "ctsync.toml"), redisURL: redis.URL(), skew: skew,
+	m := meshOn(tb, sim, redis.URL(), skew, toml)
+	// Runs before Redis stops (cleanups run last-registered first).
+	tb.Cleanup(m.logFailures)
+	return m
+}
+
+// meshOn is the mesh of a started simulator and Redis: it writes the
+// configuration toml and notes the guests the tenants were seeded with.
+func meshOn(tb testing.TB, sim *graphsim.Server, redisURL string, skew *atomic.Int64, toml string) *mesh {
+	tb.Helper()
+	m := &mesh{tb: tb, sim: sim, cfgPath: filepath.Join(tb.TempDir(), "ctsync.toml"), redisURL: redisURL, skew: skew,
 		ten: map[string]*graphsim.Tenant{}, seedGuests: map[string]map[string]bool{}, outOfScope: map[string]bool{}}
 	if err := os.WriteFile(m.cfgPath, []byte(toml), 0o600); err != nil {
 		tb.Fatal(err)
@@ -98,8 +108,6 @@ func newMesh(tb testing.TB, s meshSetup) *mesh {
 			}
 		}
 	}
-	// Runs before Redis stops (cleanups run last-registered first).
-	tb.Cleanup(m.logFailures)
 	return m
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -86,21 +85,7 @@ func newProcMesh(t *testing.T, s procMeshSetup) *procMesh {
 		t.Fatalf("SimConfig's [worker] section changed; the harness cannot set the interval:\n%s", toml)
 	}
 	toml = strings.Replace(toml, worker, fmt.Sprintf("[worker]\ninterval = %q\nlease_ttl = %q\n", s.interval, s.leaseTTL), 1)
-	m := &mesh{tb: t, sim: sim, cfgPath: filepath.Join(t.TempDir(), "ctsync.toml"), redisURL: redis.URL(), skew: skew,
-		ten: map[string]*graphsim.Tenant{}, seedGuests: map[string]map[string]bool{}, outOfScope: map[string]bool{}}
-	if err := os.WriteFile(m.cfgPath, []byte(toml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range meshTenants {
-		tn := sim.Tenant(n)
-		m.ten[n] = tn
-		m.seedGuests[n] = map[string]bool{}
-		for _, u := range tn.Users() {
-			if isB2B(u) {
-				m.seedGuests[n][u.ID] = true
-			}
-		}
-	}
+	m := meshOn(t, sim, redis.URL(), skew, toml)
 	pm := &procMesh{mesh: m, redis: redis, interval: s.interval, leaseTTL: s.leaseTTL}
 	// Cleanups run last-registered first: the replicas die, then their
 	// output is shown (on failure), then the provisioning log, then Redis
@@ -128,30 +113,12 @@ func sixPairs() []string {
 // targetOf is the target tenant of a mesh pair.
 func targetOf(pair string) string { _, t, _ := strings.Cut(pair, "-to-"); return t }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // replicaProc is one `ctsync run` process.
 type replicaProc struct {
 	name string // the test's name for it: r1, r2...
 	id   string // its replica ID, "HOSTNAME:PID"
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *lockedBuffer
 	done chan struct{} // closed when the process has exited
 
 	mu  sync.Mutex
@@ -182,7 +149,7 @@ func (pm *procMesh) startReplica(name string) *replicaProc {
 	if err != nil || host == "" {
 		host = "unknown-host"
 	}
-	r := &replicaProc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	r := &replicaProc{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(ctsyncBinary(pm.tb), "run", "-c", pm.cfgPath)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	// CTSYNC_E2E_REPLICA_DIR keeps every replica's whole output in a file
