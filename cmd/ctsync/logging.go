@@ -136,6 +136,12 @@ func condenseError(err error) string {
 	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
 		s = strings.TrimSpace(s[:i]) + " …"
 	}
+	// A refused sign-in says what it means, and where the fix is said.
+	if f, ok := tenants.DescribeCredentialFailure(err); ok && f.Code != 0 {
+		if h, known := aadstsHints[f.Code]; known {
+			s += " [" + h.hint + "; `ctsync validate --online` names the fix]"
+		}
+	}
 	return s
 }
 

@@ -204,3 +204,25 @@ func TestDoctorPolicyReadOptional(t *testing.T) {
 		t.Fatalf("exit %d, warnings %d\n%s", code, len(warns), out)
 	}
 }
+
+// TestWrongSecretOneLineWithHint: a cycle refused at sign-in prints one
+// line per pair with the AADSTS code, what it means and where the fix is.
+func TestWrongSecretOneLineWithHint(t *testing.T) {
+	sim, cfg := doctorMesh(t)
+	if err := os.WriteFile(sim.SecretFile("contoso"), []byte("sim~not-the-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCtsync(t, cfg, time.Minute, "once", "--pair", "contoso-to-fabrikam", "--log-level", "error")
+	var failed []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "FAILED") {
+			failed = append(failed, l)
+		}
+	}
+	if code != 1 || len(failed) != 1 || !strings.Contains(failed[0], "AADSTS7000215") || !strings.Contains(failed[0], "[wrong client secret; `ctsync validate --online` names the fix]") {
+		t.Errorf("exit %d, FAILED lines %q\n%s", code, failed, out)
+	}
+	if strings.Contains(out, "sim~not-the-secret") {
+		t.Error("the secret was printed")
+	}
+}
