@@ -242,10 +242,8 @@ func (v *indexView) eachUser(after string, fn func(*user) bool) {
 // countUsers counts the live users passing fq in the view.
 func (v *indexView) countUsers(fq *filterQuery) int {
 	n := 0
-	v.eachUser("", func(u *user) bool {
-		if fq.matches(u) {
-			n++
-		}
+	v.eachMatch(fq, "", func(*user) bool {
+		n++
 		return true
 	})
 	return n

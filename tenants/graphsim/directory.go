@@ -39,6 +39,7 @@ type Tenant struct {
 	mainApp  *app
 	invCount uint64
 	idx      searchIndex    // the lagging index of $filter and advanced queries
+	ix       eqIndex        // live users by the values ctsync looks up (index.go)
 	rules    tenantRules    // collaboration settings, admin roles, domains (rules.go)
 	policies tenantPolicies // authorization and cross-tenant access policies (policies.go)
 }
@@ -140,11 +141,13 @@ func (t *Tenant) insertLive(u *user) {
 	if !found {
 		t.ids = slices.Insert(t.ids, i, u.id)
 	}
+	t.ix.add(u)
 	t.members.Store(int64(len(t.users)))
 }
 
 // removeLive drops u from the live indexes.
 func (t *Tenant) removeLive(u *user) {
+	t.ix.remove(u)
 	delete(t.users, u.id)
 	if upn, _ := u.props["userPrincipalName"].(string); upn != "" {
 		if t.upns[strings.ToLower(upn)] == u.id {
@@ -196,6 +199,7 @@ func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration)
 // only for values that really change (a no-op PATCH surfaces nothing in delta).
 func (t *Tenant) setProps(u *user, props map[string]any) {
 	var seq uint64
+	live := t.users[u.id] == u
 	for k, v := range props {
 		old, had := u.props[k]
 		if k == "onPremisesExtensionAttributes" {
@@ -210,6 +214,9 @@ func (t *Tenant) setProps(u *user, props map[string]any) {
 		if seq == 0 {
 			seq = t.bump()
 			t.indexBefore(u)
+			if live {
+				t.ix.remove(u)
+			}
 		}
 		if k == "userPrincipalName" {
 			if s, _ := old.(string); s != "" {
@@ -221,6 +228,9 @@ func (t *Tenant) setProps(u *user, props map[string]any) {
 		}
 		u.props[k] = v
 		u.seqs[k] = seq
+	}
+	if seq != 0 && live {
+		t.ix.add(u)
 	}
 }
 

@@ -165,7 +165,15 @@ func (t *Tenant) holderOf(email string) (*user, bool) {
 	if id, ok := t.upns[upn]; ok {
 		return t.users[id], false
 	}
-	for _, id := range t.ids {
+	live := t.ids
+	if email != "" {
+		// The live holders by address (mail, otherMails) and by UPN.
+		cand, _ := t.addressHolders([]string{email}, nil)
+		cand = append(cand, t.ix.lookup("userPrincipalName", upn)...)
+		slices.Sort(cand)
+		live = slices.Compact(cand)
+	}
+	for _, id := range live {
 		if u := t.users[id]; match(u) {
 			return u, false
 		}

@@ -120,10 +120,7 @@ func listUsers(c *call) response {
 	view := c.listView()
 	var page []*user
 	more := false
-	view.eachUser(after, func(u *user) bool {
-		if !fq.matches(u) {
-			return true
-		}
+	view.eachMatch(fq, after, func(u *user) bool {
 		if len(page) == top {
 			more = true
 			return false

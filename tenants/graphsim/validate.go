@@ -148,7 +148,11 @@ func (t *Tenant) addressConflict(addrs []string, self *user) *apiError {
 	if len(addrs) == 0 {
 		return nil
 	}
-	for _, id := range t.ids {
+	ids, ok := t.addressHolders(addrs, self)
+	if !ok {
+		ids = t.ids
+	}
+	for _, id := range ids {
 		u := t.users[id]
 		if self != nil && u.id == self.id {
 			continue
