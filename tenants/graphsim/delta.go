@@ -168,13 +168,27 @@ func (c *call) deltaRound(st *deltaState) response {
 	}
 	var items []deltaItem
 	consider := func(id string) bool { return want == nil || want[id] }
-	for _, id := range t.ids {
-		if st.After != "" && id <= st.After || !consider(id) {
+	// Only the first pageSize+1 items in ID order matter (the page and
+	// whether there is more); the live users come in ID order, so their
+	// walk stops there, and the deleted ones merged below cannot push a
+	// live user that was cut off back into the page.
+	start := 0
+	if st.After != "" {
+		start, _ = slices.BinarySearch(t.ids, st.After)
+		if start < len(t.ids) && t.ids[start] == st.After {
+			start++
+		}
+	}
+	for _, id := range t.ids[start:] {
+		if !consider(id) {
 			continue
 		}
 		u := t.users[id]
 		if st.Init || u.created > st.Base || changedSince(u, sel, st.Base) {
 			items = append(items, deltaItem{id: id, u: u})
+			if len(items) > pageSize {
+				break
+			}
 		}
 	}
 	if !st.Init {
