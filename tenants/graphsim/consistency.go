@@ -118,7 +118,7 @@ func (s *Server) SettleIndexes() {
 // copied too, so later writes cannot reach into the index's copy.
 func (u *user) snapshot() *user {
 	cp := &user{id: u.id, manager: u.manager, created: u.created, visibleAt: u.visibleAt,
-		bornAt: u.bornAt, deletedAt: u.deletedAt, deletedSeq: u.deletedSeq, props: make(map[string]any, len(u.props))}
+		bornAt: u.bornAt, deletedAt: u.deletedAt, deletedSeq: u.deletedSeq, managerSeq: u.managerSeq, props: make(map[string]any, len(u.props))}
 	for k, v := range u.props {
 		cp.props[k] = copyValue(v)
 	}

@@ -244,11 +244,11 @@ func (c *call) deltaPage(st *deltaState, items []deltaItem, more bool, render ..
 // changedSince reports whether a tracked property changed after base.
 func changedSince(u *user, sel *selection, base uint64) bool {
 	for _, p := range sel.props {
-		if u.seqs[p.name] > base && !hiddenFromDelta(p) {
+		if u.seq(p.name) > base && !hiddenFromDelta(p) {
 			return true
 		}
 	}
-	return sel.manager && u.seqs["manager"] > base
+	return sel.manager && u.managerSeq > base
 }
 
 // renderDelta renders a changed or new user the way users delta does: by
@@ -264,7 +264,7 @@ func (t *Tenant) renderDelta(u *user, sel *selection, base uint64, full, minimal
 		_, set := u.props[p.name]
 		switch {
 		case full:
-		case minimal && u.seqs[p.name] <= base:
+		case minimal && u.seq(p.name) <= base:
 			continue
 		case !set:
 			continue
@@ -273,7 +273,7 @@ func (t *Tenant) renderDelta(u *user, sel *selection, base uint64, full, minimal
 	}
 	o = append(o, kv{"id", u.id})
 	if sel.manager {
-		changed := u.seqs["manager"] > base
+		changed := u.managerSeq > base
 		switch {
 		case u.manager != "" && (full || !minimal || changed):
 			o = append(o, kv{"manager@delta", []any{obj{{"@odata.type", "#microsoft.graph.user"}, {"id", u.manager}}}})

@@ -40,6 +40,7 @@ type Tenant struct {
 	invCount uint64
 	idx      searchIndex    // the lagging index of $filter and advanced queries
 	ix       eqIndex        // live users by the values ctsync looks up (index.go)
+	bulk     bool           // generating: ids are appended, sorted at the end
 	rules    tenantRules    // collaboration settings, admin roles, domains (rules.go)
 	policies tenantPolicies // authorization and cross-tenant access policies (policies.go)
 }
@@ -50,7 +51,8 @@ type user struct {
 	props       map[string]any    // Graph name -> value; absent: never set
 	manager     string            // manager's object ID, "" for none
 	prevManager string            // the manager before the last manager change (for manager@delta)
-	seqs        map[string]uint64 // property (or "manager") -> sequence of its last change
+	seqs        map[string]uint64 // property -> sequence of its last change, when not created (see seq)
+	managerSeq  uint64            // sequence of the last manager change, 0 for never
 	created     uint64            // sequence of creation or restore
 	visibleAt   time.Time         // replication lag: by-ID reads answer 404 before this
 	bornAt      time.Time         // creation over Graph (zero for in-process users): replica misses
@@ -137,8 +139,9 @@ func (t *Tenant) insertLive(u *user) {
 	if upn, _ := u.props["userPrincipalName"].(string); upn != "" {
 		t.upns[strings.ToLower(upn)] = u.id
 	}
-	i, found := slices.BinarySearch(t.ids, u.id)
-	if !found {
+	if t.bulk {
+		t.ids = append(t.ids, u.id) // new IDs; generate sorts them at the end
+	} else if i, found := slices.BinarySearch(t.ids, u.id); !found {
 		t.ids = slices.Insert(t.ids, i, u.id)
 	}
 	t.ix.add(u)
@@ -179,20 +182,44 @@ func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration)
 	seq := t.bump()
 	u := &user{
 		id:        t.newID(),
-		props:     map[string]any{},
-		seqs:      map[string]uint64{},
+		props:     make(map[string]any, len(props)+2),
 		created:   seq,
 		visibleAt: now.Add(lag),
 	}
 	for k, v := range props {
-		u.props[k] = v
-		u.seqs[k] = seq
+		u.props[k] = v // changed at u.created: no seqs entry (seq)
 	}
 	u.props["id"] = u.id
 	u.props["createdDateTime"] = now.UTC().Format(time.RFC3339)
 	t.insertLive(u)
 	t.indexCreated(u.id)
 	return u
+}
+
+// seq is the sequence of the last change of property k. Properties set
+// when the user was created carry no seqs entry (a seeded tenant of
+// 100,000 users would hold millions of them): they changed at u.created.
+// id, createdDateTime and deletedDateTime are stored beside the properties
+// but were never "changed" (0) unless a restore marked every property.
+func (u *user) seq(k string) uint64 {
+	if s, ok := u.seqs[k]; ok {
+		return s
+	}
+	switch k {
+	case "id", "createdDateTime", "deletedDateTime":
+		return 0
+	}
+	if _, ok := u.props[k]; ok {
+		return u.created
+	}
+	return 0
+}
+
+func (u *user) setSeq(k string, seq uint64) {
+	if u.seqs == nil {
+		u.seqs = map[string]uint64{}
+	}
+	u.seqs[k] = seq
 }
 
 // setProps applies validated property values, recording a change sequence
@@ -227,7 +254,7 @@ func (t *Tenant) setProps(u *user, props map[string]any) {
 			}
 		}
 		u.props[k] = v
-		u.seqs[k] = seq
+		u.setSeq(k, seq)
 	}
 	if seq != 0 && live {
 		t.ix.add(u)
@@ -242,7 +269,7 @@ func (t *Tenant) setManager(u *user, managerID string) {
 	t.indexBefore(u)
 	u.prevManager = u.manager
 	u.manager = managerID
-	u.seqs["manager"] = t.bump()
+	u.managerSeq = t.bump()
 }
 
 // softDelete moves a live user to deleted items.
@@ -281,11 +308,11 @@ func (t *Tenant) restore(u *user) {
 	u.deletedAt = time.Time{}
 	u.deletedSeq = 0
 	u.created = seq
-	for k := range u.seqs {
-		u.seqs[k] = seq
+	if u.managerSeq != 0 {
+		u.managerSeq = seq
 	}
 	for k := range u.props {
-		u.seqs[k] = seq
+		u.setSeq(k, seq)
 	}
 	t.insertLive(u)
 }

@@ -271,12 +271,14 @@ func (t *Tenant) AddGroup(displayName string, members ...string) (string, error)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	g := &group{id: t.newID(), displayName: displayName, mailNick: aliasOf(displayName)}
+	seen := make(map[string]bool, len(members))
 	for _, m := range members {
 		id, err := t.memberRef(m)
 		if err != nil {
 			return "", err
 		}
-		if !slices.Contains(g.members, id) {
+		if !seen[id] {
+			seen[id] = true
 			g.members = append(g.members, id)
 		}
 	}

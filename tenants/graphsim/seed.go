@@ -2,9 +2,12 @@ package graphsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // SeedFile is the JSON format of Options.SeedFile.
@@ -39,16 +42,27 @@ func (s *Server) seed() error {
 	if s.opts.SeedFile != "" {
 		return s.loadSeed(s.opts.SeedFile)
 	}
+	var ts []*Tenant
 	for _, name := range s.opts.Tenants {
 		t, err := s.newTenant(name)
 		if err != nil {
 			return err
 		}
-		if err := t.generate(s.opts.Users); err != nil {
-			return fmt.Errorf("graphsim: seed %s: %w", name, err)
-		}
+		ts = append(ts, t)
 	}
-	return nil
+	// Each tenant draws from its own sequence, so generating them at once
+	// seeds the same directories as one after the other.
+	errs := make([]error, len(ts))
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		wg.Go(func() {
+			if err := t.generate(s.opts.Users); err != nil {
+				errs[i] = fmt.Errorf("graphsim: seed %s: %w", t.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (s *Server) loadSeed(path string) error {
@@ -141,6 +155,18 @@ func aliasOf(name string) string {
 // departments, a few disabled accounts and existing guests, awkward names
 // (apostrophes, accents) and empty fields; and groups with nesting.
 func (t *Tenant) generate(n int) error {
+	// New users go to the end of t.ids and are sorted once at the end,
+	// instead of being inserted in order one by one (quadratic).
+	t.mu.Lock()
+	t.bulk = true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.bulk = false
+		slices.Sort(t.ids)
+		t.mu.Unlock()
+	}()
+	company := strings.ToUpper(t.name[:1]) + t.name[1:] + " Ltd"
 	r := t.rng
 	var ids []string
 	used := map[string]int{}
@@ -174,7 +200,7 @@ func (t *Tenant) generate(n int) error {
 			"mail":              upn,
 			"department":        dept,
 			"jobTitle":          title,
-			"companyName":       strings.ToUpper(t.name[:1]) + t.name[1:] + " Ltd",
+			"companyName":       company,
 			"officeLocation":    fmt.Sprintf("%s %d/%03d", place[0], 1+r.IntN(9), r.IntN(400)),
 			"city":              place[0],
 			"country":           place[1],
