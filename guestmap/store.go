@@ -231,7 +231,8 @@ type Status struct {
 	// scope or mapping reaches every user, not just the ones that change.
 	PolicyHash uint64 `json:"policyHash,omitempty"`
 	// LastSuccess is when the last cycle that ran to its end finished
-	// (parked users or not): what "no success for N intervals" alerts on.
+	// (parked users or not), or an incomplete one (CycleSummary.Incomplete)
+	// that got work done: what "no success for N intervals" alerts on.
 	LastSuccess time.Time `json:"lastSuccess,omitzero"`
 	// Running is the ID of the cycle in progress: set when a cycle starts,
 	// cleared when it ends (done or failed). A cycle that finds it set knows
@@ -264,6 +265,15 @@ type CycleSummary struct {
 	Parked int `json:"parked,omitempty"`
 	// Error is what stopped the cycle; empty when it ran to its end.
 	Error string `json:"error,omitempty"`
+	// Incomplete says why the cycle stopped taking new users before it
+	// had done all its work, with no error ("cycle_timeout", "shutdown";
+	// empty when it ran to its end): normal work, not a failure. Its delta
+	// link was not committed, so the next cycle goes on from the same
+	// point, and that cycle writes the managers it left.
+	Incomplete string `json:"incomplete,omitempty"`
+	// Pending is the number of planned changes an incomplete cycle did
+	// not start (not parked, not failed): the next cycle plans them again.
+	Pending int `json:"pending,omitempty"`
 }
 
 // AddCycle puts c first in the history and drops the oldest beyond

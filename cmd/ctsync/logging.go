@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,6 +243,9 @@ func (p *progressLog) observe(pr worker.Progress) {
 	if el := now.Sub(c.phaseStart).Seconds(); el >= 1 && (pr.Phase == worker.PhaseRead || pr.Phase == worker.PhaseApply) {
 		rate := float64(phaseCount(pr)-c.phaseBase) / el
 		attrs = append(attrs, slog.Float64("rate_per_s", float64(int(rate*10+0.5))/10))
+		if perMin, _, ok := pr.ApplyRate(now); ok {
+			attrs = append(attrs, slog.Float64("rate_per_min", math.Round(perMin)))
+		}
 		if pr.Phase == worker.PhaseApply && rate > 0 && pr.Planned > pr.Applied {
 			eta := time.Duration(float64(pr.Planned-pr.Applied) / rate * float64(time.Second))
 			attrs = append(attrs, slog.Duration("eta", eta.Round(time.Second)))

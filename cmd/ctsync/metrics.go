@@ -24,9 +24,13 @@ const (
 	resultError     = "error"     // an error stopped it
 	resultSkipped   = "skipped"   // it did nothing: another replica holds the lease
 	resultCancelled = "cancelled" // the daemon's shutdown stopped it
+	// resultIncomplete: it stopped taking new users at its cycle_timeout
+	// (a long first sync); what it did is recorded, the next cycle goes on
+	// at once. Normal work, not a failure.
+	resultIncomplete = "incomplete"
 )
 
-var cycleResults = []string{resultOK, resultPartial, resultError, resultSkipped, resultCancelled}
+var cycleResults = []string{resultOK, resultPartial, resultError, resultSkipped, resultCancelled, resultIncomplete}
 
 // writtenActions are the report's kinds that are changes written to the
 // target (ctsync_actions_total); notWritten are the others, outcomes of a
@@ -89,7 +93,7 @@ func newMetrics(ctx context.Context) *metrics {
 	}
 
 	m.cycles = counter("ctsync_cycles_total",
-		"Cycles ended, by pair and result: ok, partial (users parked for a retry), error, skipped (another replica holds the lease), cancelled (stopped by the daemon's shutdown).",
+		"Cycles ended, by pair and result: ok, partial (users parked for a retry), error, skipped (another replica holds the lease), cancelled (stopped by the daemon's shutdown), incomplete (stopped at cycle_timeout with users pending; the next cycle goes on at once).",
 		"pair", "result")
 	m.actions = counter("ctsync_actions_total",
 		"Changes written to the target tenant, one per user and action, by pair and action (create, adopt, update, restore, disable, soft-delete, hard-delete, manager). Users left as they were are counted by ctsync_users_not_written_total.",
@@ -101,7 +105,7 @@ func newMetrics(ctx context.Context) *metrics {
 		"Duration of the cycles that ran (skipped ones are left out), by pair.",
 		[]float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600}, "pair")
 	m.lastSuccess = gauge("ctsync_last_success_timestamp_seconds",
-		"Unix time at which the pair's last successful cycle (result ok or partial) ended; 0 before the first one. With several replicas take the max by pair.",
+		"Unix time at which the pair's last successful cycle (result ok or partial, or incomplete having applied changes) ended; 0 before the first one. With several replicas take the max by pair.",
 		"pair")
 
 	m.inProgress = gauge("ctsync_cycle_in_progress", "1 while a cycle of the pair runs in this process.", "pair")
@@ -244,14 +248,23 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.http.ServeHT
 // daemon's shutdown has begun, an error or parked users are the shutdown's
 // doing (a cycle stopped in its managers step parks the rest and still
 // commits), so such a cycle is cancelled rather than error or partial.
+//
+// A cycle that stopped taking new users with no error (Report.Stopped) is
+// cancelled when the shutdown stopped it, else incomplete (its
+// cycle_timeout): normal work, whose parked users, if any, show in
+// ctsync_users_parked.
 func (m *metrics) resultOf(r worker.Report) string {
 	switch {
-	case (r.Err != nil || r.Failures > 0) && m.ctx.Err() != nil:
+	case (r.Err != nil || r.Failures > 0 || r.Stopped != "") && m.ctx.Err() != nil:
 		return resultCancelled
 	case r.Err != nil:
 		return resultError
 	case r.Skipped != "":
 		return resultSkipped
+	case r.Stopped == worker.StopShutdown:
+		return resultCancelled
+	case r.Stopped != "":
+		return resultIncomplete
 	case r.Failures > 0:
 		return resultPartial
 	}
@@ -289,7 +302,7 @@ func (m *metrics) observe(r worker.Report) {
 	if result != resultSkipped {
 		m.cycleDuration.WithLabelValues(r.Pair).Observe(r.End.Sub(r.Start).Seconds())
 	}
-	if result == resultOK || result == resultPartial {
+	if result == resultOK || result == resultPartial || (result == resultIncomplete && changesWritten(r) > 0) {
 		m.lastSuccess.WithLabelValues(r.Pair).Set(float64(r.End.UnixNano()) / 1e9)
 	}
 	// The cycle released its lease before reporting.
@@ -383,4 +396,16 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// changesWritten counts the changes a cycle wrote to the target (users
+// left as they were aside).
+func changesWritten(r worker.Report) int {
+	n := 0
+	for k, v := range r.Counts {
+		if !isNotWritten(k) {
+			n += v
+		}
+	}
+	return n
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // progress shows, on a terminal, one line with how far each pair's cycle
-// is (users read, changes applied of planned), redrawn at most a few times
+// is (users read, changes applied of planned, with the apply rate and an
+// ETA once there is a rate), redrawn at most a few times
 // a second. Off a terminal (CI, cron,
 // pipes) it stays silent: the reports say it all at the end.
 type progress struct {
@@ -66,7 +67,15 @@ func (p *progress) update(pr worker.Progress) {
 		case worker.PhaseRead:
 			parts = append(parts, fmt.Sprintf("%s reading %d", n, c.Read))
 		case worker.PhasePlan, worker.PhaseApply:
-			parts = append(parts, fmt.Sprintf("%s %d/%d", n, c.Applied, c.Planned))
+			part := fmt.Sprintf("%s %d/%d", n, c.Applied, c.Planned)
+			if rate, eta, ok := c.ApplyRate(time.Now()); ok {
+				part += fmt.Sprintf(" (%.0f/min", rate)
+				if eta > 0 {
+					part += ", ETA " + eta.Round(time.Second).String()
+				}
+				part += ")"
+			}
+			parts = append(parts, part)
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s", n, c.Phase))
 		}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -104,6 +106,11 @@ type cycleJSON struct {
 	Parked   int            `json:"parked,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Complete bool           `json:"complete"`
+	// Incomplete says why a cycle stopped with work left and no error
+	// ("cycle_timeout", "shutdown"); Pending is the changes it left for
+	// the next cycle.
+	Incomplete string `json:"incomplete,omitempty"`
+	Pending    int    `json:"pending,omitempty"`
 }
 
 type runningJSON struct {
@@ -112,6 +119,11 @@ type runningJSON struct {
 	Read    int       `json:"read"`
 	Planned int       `json:"planned"`
 	Applied int       `json:"applied"`
+	// RatePerMinute is the changes applied per minute since the apply
+	// step began, and ETASeconds the time left at that rate: both only
+	// while applying, once there is a rate.
+	RatePerMinute float64 `json:"ratePerMinute,omitempty"`
+	ETASeconds    float64 `json:"etaSeconds,omitempty"`
 }
 
 // userStatus is a user not in its desired state.
@@ -182,6 +194,10 @@ func buildStatus(ctx context.Context, a *app.App, o statusOptions) (statusDoc, e
 		ps.Owner = owner[p.PairName]
 		if pr, ok := o.Running[p.PairName]; ok {
 			ps.Running = &runningJSON{Phase: string(pr.Phase), Start: pr.Start, Read: pr.Read, Planned: pr.Planned, Applied: pr.Applied}
+			if rate, eta, ok := pr.ApplyRate(time.Now()); ok {
+				ps.Running.RatePerMinute = math.Round(rate*10) / 10
+				ps.Running.ETASeconds = math.Round(eta.Seconds())
+			}
 		}
 		if o.Users {
 			if ps.Users, err = usersOf(ctx, a.Store, p, o.Lookup); err != nil {
@@ -230,7 +246,8 @@ func pairStatusOf(ctx context.Context, s guestmap.Store, pair string) (pairStatu
 			}
 		}
 		ps.Cycles = append(ps.Cycles, cycleJSON{Start: c.Start, End: c.End, Seconds: c.End.Sub(c.Start).Seconds(), Full: c.Full,
-			Counts: counts, Parked: c.Parked, Error: c.Error, Complete: c.Error == ""})
+			Counts: counts, Parked: c.Parked, Error: c.Error, Complete: c.Error == "" && c.Incomplete == "",
+			Incomplete: c.Incomplete, Pending: c.Pending})
 	}
 	if ps.LastSuccess == nil {
 		// Older status records: the last success is the newest complete
@@ -391,6 +408,9 @@ func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 			if c.Parked > 0 {
 				res += fmt.Sprintf("; %d parked", c.Parked)
 			}
+			if c.Incomplete != "" {
+				res += fmt.Sprintf("; stopped at %s: %d pending", c.Incomplete, c.Pending)
+			}
 			if c.Error != "" {
 				res = "FAILED: " + termLine(c.Error)
 			}
@@ -468,7 +488,14 @@ func progressText(r runningJSON) string {
 	case worker.PhaseRead:
 		return fmt.Sprintf("reading, %d read", r.Read)
 	case worker.PhasePlan, worker.PhaseApply:
-		return fmt.Sprintf("%s, %d/%d applied", r.Phase, r.Applied, r.Planned)
+		s := fmt.Sprintf("%s, %d/%d applied", r.Phase, r.Applied, r.Planned)
+		if r.RatePerMinute > 0 {
+			s += fmt.Sprintf(", %s/min", strconv.FormatFloat(r.RatePerMinute, 'f', -1, 64))
+			if r.ETASeconds > 0 {
+				s += ", ETA " + (time.Duration(r.ETASeconds) * time.Second).String()
+			}
+		}
+		return s
 	}
 	return r.Phase
 }

@@ -85,6 +85,8 @@ const exitHeld = 3
 
 // onceExit is `once`'s exit code: 1 when a pair failed (that wins: it needs
 // a look), else 3 when a pair was skipped for a lease held elsewhere, else 0.
+// A cycle that stopped at its cycle_timeout with users pending (a long
+// first sync) is not a failure: 0, and the next `once` goes on from there.
 func onceExit(reports []worker.Report) int {
 	code := exitOK
 	for _, r := range reports {
@@ -130,7 +132,14 @@ func printReports(w io.Writer, reports []worker.Report) {
 		if r.Quarantined {
 			fmt.Fprint(w, "; QUARANTINED")
 		}
-		fmt.Fprintf(w, " in %s\n", r.End.Sub(r.Start).Round(time.Millisecond))
+		fmt.Fprintf(w, " in %s", r.End.Sub(r.Start).Round(time.Millisecond))
+		switch r.Stopped {
+		case worker.StopTimeout:
+			fmt.Fprintf(w, "; stopped at cycle_timeout: %d users pending, resumes next cycle", r.Pending)
+		case worker.StopShutdown:
+			fmt.Fprintf(w, "; stopped by shutdown: %d users pending, resumes next cycle", r.Pending)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

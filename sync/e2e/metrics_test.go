@@ -164,7 +164,7 @@ func TestDaemonMetrics(t *testing.T) {
 	}
 
 	for _, p := range pairs {
-		for _, r := range []string{"ok", "partial", "error", "skipped", "cancelled"} {
+		for _, r := range []string{"ok", "partial", "error", "skipped", "cancelled", "incomplete"} {
 			if metricValue(fams, "ctsync_cycles_total", "pair", p, "result", r) < 0 {
 				t.Errorf("%s: no ctsync_cycles_total series for result %s", p, r)
 			}

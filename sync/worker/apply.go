@@ -25,53 +25,121 @@ var errFatal = errors.New("stopping the pair")
 // result is written to the map as soon as it is known (fenced by the
 // lease), so a crash loses at most the users in flight, whom the stamp
 // recovers.
+//
+// The cycle's stopper (c.stop) decides when to stop taking new users: the
+// lease lapsing, the cycle's deadline near (cycle_timeout), or a shutdown.
+// The users in flight then finish and are recorded; those not started are
+// pending (c.pending), planned again by the next cycle. On a shutdown the
+// users in flight get a short grace (shutdownGrace) before their Graph
+// calls are cancelled.
 func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 	c.rep.count("unchanged", pl.Unchanged)
-	ctx, cancel := context.WithCancelCause(ctx)
+	if c.stop == nil {
+		// Not from run (`ctsync provision`): its own signal.
+		c.stop = newStopper(ctx, c.lease, c.p.LeaseTTL)
+		defer c.stop.close()
+	}
+	work, cancel := c.workContext(ctx)
 	defer cancel(nil)
 	lim := c.p.Limiter
 	if lim == nil {
 		lim = NewLimiter(4)
 	}
 	wp := pool.New().WithMaxGoroutines(lim.Size())
-	var done atomic.Int64
+	var done, pending atomic.Int64
 	total := len(pl.Changes)
-	var draining atomic.Bool
+	c.applyStarted()
 	for _, ch := range pl.Changes {
 		wp.Go(func() {
-			if c.leaseLapsing() {
-				// Stop taking new users while the lease still holds, so
-				// the users in flight are recorded under it.
-				draining.Store(true)
+			if c.stop.check() != "" {
+				pending.Add(1)
 				return
 			}
-			_ = lim.Do(ctx, func() {
-				if err := c.applyOne(ctx, ch); err != nil && errors.Is(err, errFatal) {
+			// Waiting for a slot stops when new users stop (c.stop.soft).
+			started := false
+			_ = lim.Do(c.stop.soft, func() {
+				if c.stop.check() != "" || work.Err() != nil {
+					return
+				}
+				started = true
+				if err := c.applyOne(work, ch); err != nil && errors.Is(err, errFatal) {
 					cancel(err)
 				}
 			})
+			if !started {
+				pending.Add(1)
+				return
+			}
 			c.progress(PhaseApply, 0, total, int(done.Add(1)))
 		})
 	}
 	wp.Wait()
-	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, errFatal) {
+	c.pending, c.applied = int(pending.Load()), int(done.Load())
+	if cause := context.Cause(work); cause != nil && errors.Is(cause, errFatal) {
 		c.fatal = cause
 	}
-	if draining.Load() && c.fatal == nil {
+	if c.fatal != nil || c.pending == 0 {
+		return
+	}
+	switch c.stop.check() {
+	case StopLease:
 		c.fatal = fmt.Errorf("the pair's lease could not be extended (the store is slow or out of reach): stopped taking new users before it lapsed; "+
 			"what was done is recorded, and the next cycle goes on from there: %w", guestmap.ErrLeaseLost)
+	case StopTimeout:
+		if c.applied == 0 {
+			// Nothing done: the next cycle would do just the same. Reading
+			// and planning alone take the whole cycle_timeout.
+			c.fatal = fmt.Errorf("cycle_timeout reached before any of %d changes was applied: reading and planning the pair take longer than [worker] cycle_timeout; raise it", total)
+		}
+	case "":
+		// Not stopped, yet users not started: the cycle's context ended
+		// (a lost lease); run reports it.
 	}
 }
 
-// leaseLapsing reports whether the pair's lease is within its last
-// quarter: KeepAlive extends it every third of its TTL, so two extensions
-// in a row have failed (one failure leaves more than a third), and the
-// next failure would lose it.
-func (c *cycle) leaseLapsing() bool {
-	if c.lease == nil || c.p.LeaseTTL <= 0 {
-		return false
+// workContext is the context the apply step's users run under: the
+// cycle's, except that a shutdown (ctx cancelled, not for its deadline nor
+// a lost lease) reaches it only after a grace, so the users in flight
+// finish and are recorded rather than being cut mid-Graph-call.
+func (c *cycle) workContext(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	if d, ok := ctx.Deadline(); ok {
+		var cancelDL context.CancelFunc
+		work, cancelDL = context.WithDeadline(work, d)
+		inner := cancel
+		cancel = func(err error) { inner(err); cancelDL() }
 	}
-	return c.lease.Remaining() < c.p.LeaseTTL/4
+	var grace *time.Timer
+	stopWatch := context.AfterFunc(ctx, func() {
+		cause := context.Cause(ctx)
+		if errors.Is(cause, context.DeadlineExceeded) || errors.Is(cause, guestmap.ErrLeaseLost) {
+			cancel(cause)
+			return
+		}
+		c.mu.Lock()
+		grace = time.AfterFunc(c.shutdownGrace(), func() { cancel(cause) })
+		c.mu.Unlock()
+	})
+	return work, func(err error) {
+		stopWatch()
+		c.mu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		c.mu.Unlock()
+		cancel(err)
+	}
+}
+
+// shutdownGrace is how long the users in flight may go on after a
+// shutdown: ShutdownGrace, or less with a short lease (not extended once
+// the cycle's context is cancelled), so their records are still fenced by
+// a valid lease.
+func (c *cycle) shutdownGrace() time.Duration {
+	if ttl := c.p.LeaseTTL; ttl > 0 {
+		return min(ShutdownGrace, ttl/2)
+	}
+	return ShutdownGrace
 }
 
 // applyOne applies one change and records its outcome.

@@ -21,8 +21,18 @@ type cycle struct {
 	// expect is the digest of a reviewed plan to match ("" none).
 	expect string
 	// interrupted: the pair's previous cycle was cut short (see
-	// guestmap.Status.Running).
+	// guestmap.Status.Running) or stopped incomplete, so managers that
+	// arrived in it may still be unwritten on their reports' guests.
 	interrupted bool
+
+	// stop is the cycle's "stop taking new users" signal (see stopper).
+	stop *stopper
+	// incomplete is why the cycle stopped before doing all its work
+	// (cycle_timeout, shutdown; "" it did not): the users it did not start
+	// (pending) and managers it did not write are the next cycle's.
+	incomplete StopReason
+	// pending and applied count the planned changes not started and done.
+	pending, applied int
 
 	status  guestmap.Status
 	staged  map[string]guestmap.Staged
@@ -90,24 +100,38 @@ func (c *cycle) run(ctx context.Context) error {
 		c.dryPlan = pl
 		return nil
 	}
+	c.stop = newStopper(ctx, c.lease, p.LeaseTTL)
+	defer c.stop.close()
 	c.apply(ctx, pl)
 	if c.fatal != nil {
 		return c.fatal
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("cycle interrupted: %w", err)
+	if c.pending > 0 {
+		c.incomplete = c.stop.stopped()
+	}
+	if err := ctx.Err(); err != nil && c.incomplete == "" {
+		// Every change was done, but the cycle's context ended since:
+		// the rest (managers, the record of its end) is the next cycle's
+		// unless the lease is gone.
+		switch r := c.stop.check(); r {
+		case StopTimeout, StopShutdown:
+			c.incomplete = r
+		default:
+			return fmt.Errorf("cycle interrupted: %w", err)
+		}
 	}
 	c.progress(PhaseManagers, len(users), len(pl.Changes), len(pl.Changes))
 	if err := c.fixManagers(ctx); err != nil {
 		return err
 	}
+	c.rep.Pending, c.rep.Stopped = c.pending, c.incomplete
 	return c.finish(ctx, link)
 }
 
 // markRunning records that this cycle runs, and learns whether the one
 // before it was cut short without recording its end.
 func (c *cycle) markRunning(ctx context.Context) error {
-	c.interrupted = c.status.Running != ""
+	c.interrupted = c.status.Running != "" || (len(c.status.History) > 0 && c.status.History[0].Incomplete != "")
 	st := c.status
 	st.Pair, st.Running = c.p.PairName, c.id()
 	if err := c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st}); err != nil {
@@ -138,6 +162,13 @@ func (c *cycle) progress(ph Phase, read, planned, applied int) {
 	snap := *pr
 	c.mu.Unlock()
 	c.p.Progress(snap)
+}
+
+// applyStarted notes when the apply step began, for the apply rate.
+func (c *cycle) applyStarted() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prog.ApplyStart = time.Now()
 }
 
 // loadStaged reads the actions held for an admin and their decisions.
@@ -373,6 +404,13 @@ func toKnown(e guestmap.Entry) plan.Known {
 // quarantine.
 func (c *cycle) finish(ctx context.Context, link string) error {
 	p := c.p
+	if c.incomplete != "" || ctx.Err() != nil {
+		// Recorded whatever stopped the cycle (the deadline, a shutdown):
+		// a short context of its own; the lease still fences it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
 	st := c.status
 	st.Pair, st.CycleStart, st.CycleEnd = p.PairName, c.rep.Start, p.now()
 	st.Counts = map[string]int{}
@@ -391,13 +429,21 @@ func (c *cycle) finish(ctx context.Context, link string) error {
 		}
 	}
 	st.LastError, st.Running = "", ""
-	st.PolicyHash = p.Rules.Fingerprint()
-	st.LastSuccess = st.CycleEnd
-	st.AddCycle(c.summary(st.CycleEnd, nil))
 	b := guestmap.Batch{Status: &st}
-	if link != "" {
-		b.DeltaLink = &link
+	if c.incomplete == "" {
+		st.PolicyHash = p.Rules.Fingerprint()
+		st.LastSuccess = st.CycleEnd
+		if link != "" {
+			b.DeltaLink = &link
+		}
+	} else if c.applied > 0 || c.rep.Counts["manager"] > 0 {
+		// Incomplete: neither the delta link nor the policy's fingerprint
+		// is committed (not every change was applied), so the next cycle
+		// reads from the same point and plans the pending users again.
+		// One that got work done is a success for "no recent success".
+		st.LastSuccess = st.CycleEnd
 	}
+	st.AddCycle(c.summary(st.CycleEnd, nil))
 	if c.rep.Failures > 0 {
 		st.LastError = fmt.Sprintf("%d users parked this cycle", c.rep.Failures)
 		st.LastErrorAt = p.now()
@@ -442,7 +488,8 @@ func (c *cycle) countParked(ctx context.Context) (int, error) {
 func (c *cycle) summary(end time.Time, err error) guestmap.CycleSummary {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cs := guestmap.CycleSummary{Start: c.rep.Start, End: end, Full: c.rep.Full, Parked: c.rep.Failures}
+	cs := guestmap.CycleSummary{Start: c.rep.Start, End: end, Full: c.rep.Full, Parked: c.rep.Failures,
+		Incomplete: string(c.incomplete), Pending: c.pending}
 	if len(c.rep.Counts) > 0 {
 		cs.Counts = make(map[string]int, len(c.rep.Counts))
 		for k, v := range c.rep.Counts {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,19 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 	p := c.p
 	if !p.Rules.MapsManager() || (len(c.arrived) == 0 && len(c.left) == 0 && !c.interrupted) {
 		return nil
+	}
+	if c.cutShort(ctx) {
+		if len(c.left) == 0 {
+			// Nothing to clear: the guests waiting for a manager that
+			// arrived keep ManagerPending, and the next cycle (which
+			// knows this one was incomplete) writes them.
+			return nil
+		}
+		// Find the fixes all the same (store reads only), so the clears
+		// are parked for the next cycle (see leaveUnfixed).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 	}
 	arrived, err := p.Store.GetMany(ctx, p.PairName, c.arrived)
 	if err != nil {
@@ -59,8 +73,8 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		fixes = append(fixes, more...)
 	}
 	for i, f := range fixes {
-		if ctx.Err() != nil {
-			return c.parkUnfixed(fixes[i:], context.Cause(ctx))
+		if c.cutShort(ctx) {
+			return c.leaveUnfixed(ctx, fixes[i:])
 		}
 		set := map[string]any{directory.PropManager: f.manager}
 		rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
@@ -68,7 +82,7 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		b := guestmap.Batch{}
 		if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
 			if ctx.Err() != nil {
-				return c.parkUnfixed(fixes[i:], context.Cause(ctx))
+				return c.leaveUnfixed(ctx, fixes[i:])
 			}
 			// Parked, so the user is planned again after its backoff and
 			// the manager written then; nothing else brings it back, as
@@ -118,6 +132,64 @@ type managerFix struct {
 	manager any // guest ID, or nil to clear
 }
 
+// cutShort reports whether the managers step must leave the rest to the
+// next cycle: the cycle's context ended, it stopped for a shutdown, or it
+// stopped for its deadline and is in the last quarter of the margin.
+func (c *cycle) cutShort(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	if c.stop == nil {
+		return false
+	}
+	switch c.stop.check() {
+	case StopShutdown:
+		return true
+	case StopTimeout:
+		return c.stop.late()
+	}
+	return false
+}
+
+// leaveUnfixed ends a managers step cut short. When the cycle stopped for
+// its deadline or a shutdown, it is incomplete, not failed: guests waiting
+// for a manager that arrived keep ManagerPending, and the next cycle
+// (which sees this one incomplete: c.interrupted) writes them; the other
+// fixes (clears) are parked, due at once, as nothing else would bring
+// them back. Otherwise (a lost lease) every fix left is parked and the
+// cycle fails, as in parkUnfixed.
+func (c *cycle) leaveUnfixed(ctx context.Context, rest []managerFix) error {
+	reason := StopReason("")
+	if c.stop != nil {
+		reason = c.stop.check()
+	}
+	cause := context.Cause(ctx)
+	if cause == nil {
+		cause = fmt.Errorf("stopped at %s", reason)
+	}
+	if reason != StopTimeout && reason != StopShutdown {
+		return c.parkUnfixed(rest, cause)
+	}
+	var park []managerFix
+	for _, f := range rest {
+		if f.manager == nil || !f.e.ManagerPending {
+			park = append(park, f)
+		}
+	}
+	c.incomplete = reason
+	if len(park) == 0 {
+		return nil
+	}
+	if err := c.parkUnfixed(park, cause); err != nil && !errors.Is(err, errUnfixed) {
+		return err
+	}
+	return nil
+}
+
+// errUnfixed marks parkUnfixed's report of an interruption (its parking
+// succeeded).
+var errUnfixed = errors.New("managers left for the next cycle")
+
 // parkUnfixed parks the guests whose manager an interrupted cycle (a
 // shutdown, a lost lease, the cycle timeout) did not get to, so the next
 // cycle writes them: nothing else would, as their users did not change at
@@ -137,7 +209,7 @@ func (c *cycle) parkUnfixed(rest []managerFix, cause error) error {
 	if aerr := p.Store.Apply(ctx, c.lease, b); aerr != nil {
 		return fmt.Errorf("%w; parking them failed too: %w", err, aerr)
 	}
-	return err
+	return fmt.Errorf("%w (%w)", err, errUnfixed)
 }
 
 // parkManager returns e parked after a failed manager update. A failed

@@ -36,7 +36,24 @@ type Report struct {
 	Quarantined bool
 	// Err is the error that stopped the cycle, if any.
 	Err error
+	// Stopped says why the cycle stopped taking new users before it had
+	// done all its work, with no error: StopTimeout (cycle_timeout) or
+	// StopShutdown; "" when it ran to its end. Such a cycle is
+	// incomplete, not failed: what it did is recorded, the rest is the
+	// next cycle's (see Pending).
+	Stopped StopReason
+	// Pending is the number of planned changes an incomplete cycle did
+	// not start; the next cycle plans them again.
+	Pending int
 }
+
+// Incomplete reports whether the cycle stopped before doing all its work
+// without failing (see Stopped).
+func (r Report) Incomplete() bool { return r.Err == nil && r.Stopped != "" }
+
+// Resume reports whether the pair's next cycle should start at once: the
+// cycle stopped at its cycle_timeout with work left (not on a shutdown).
+func (r Report) Resume() bool { return r.Err == nil && r.Stopped == StopTimeout }
 
 // Failed reports whether the cycle stopped on an error or parked users.
 func (r Report) Failed() bool { return r.Err != nil || r.Failures > 0 }
@@ -83,4 +100,23 @@ type Progress struct {
 	Planned int
 	// Applied is the number of planned changes applied or parked so far.
 	Applied int
+	// ApplyStart is when the apply step began (wall clock; zero before):
+	// Applied over the time since is the apply rate (see ApplyRate).
+	ApplyStart time.Time
+}
+
+// ApplyRate returns the changes applied per minute since the apply step
+// began, and the estimated time to apply the rest at that rate. ok is
+// false until there is a rate to speak of: while not applying, before
+// anything was applied, or in the first seconds.
+func (p Progress) ApplyRate(now time.Time) (perMinute float64, eta time.Duration, ok bool) {
+	el := now.Sub(p.ApplyStart)
+	if p.Phase != PhaseApply || p.ApplyStart.IsZero() || p.Applied <= 0 || el < time.Second {
+		return 0, 0, false
+	}
+	perMinute = float64(p.Applied) / el.Minutes()
+	if left := p.Planned - p.Applied; left > 0 {
+		eta = time.Duration(float64(left) / perMinute * float64(time.Minute))
+	}
+	return perMinute, eta, true
 }

@@ -46,7 +46,9 @@ type Runner struct {
 	Interval time.Duration
 	// QuarantineInterval replaces Interval for a pair in quarantine.
 	QuarantineInterval time.Duration
-	// CycleTimeout bounds one cycle of one pair.
+	// CycleTimeout bounds one cycle of one pair. A cycle stops taking new
+	// users a margin before it (see softMargin) and ends incomplete, not
+	// failed; the pair's next cycle then starts at once and goes on.
 	CycleTimeout time.Duration
 	Clock        Clock
 	Log          *slog.Logger
@@ -182,6 +184,11 @@ func (r *Runner) loop(ctx context.Context, p Cycler, trigger <-chan struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
+		if rep.Resume() {
+			// Stopped at its cycle_timeout with users pending (a long
+			// first sync): go on at once, from where it stopped.
+			continue
+		}
 		wait := r.Interval
 		if rep.Quarantined {
 			wait = r.QuarantineInterval
@@ -284,6 +291,9 @@ func (r *Runner) logReport(rep Report) {
 		r.Log.Debug("cycle skipped", append(attrs, "reason", rep.Skipped)...)
 	case rep.Skipped != "":
 		r.Log.Info("cycle skipped", append(attrs, "reason", rep.Skipped)...)
+	case rep.Stopped != "":
+		// Normal work (a long first sync, a shutdown), not a failure.
+		r.Log.Info("cycle incomplete", append(attrs, "stopped_at", string(rep.Stopped), "pending", rep.Pending, "failures", rep.Failures)...)
 	default:
 		r.Log.Info("cycle done", append(attrs, "failures", rep.Failures)...)
 	}

@@ -205,3 +205,31 @@ func TestSyncNowRespectsQuarantine(t *testing.T) {
 		t.Errorf("cycles once the quarantine was lifted: %d, want 2", n)
 	}
 }
+
+// A cycle stopped at its cycle_timeout with users pending is followed by
+// the next one at once, not after the interval; a shutdown-stopped or
+// finished one waits for the interval.
+func TestRunnerResumesAnIncompleteCycleAtOnce(t *testing.T) {
+	clock := newFakeClock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &funcPair{name: "p", fn: func(n int32) Report {
+		if n <= 3 {
+			return Report{Stopped: StopTimeout, Pending: 10 * int(4-n)}
+		}
+		return Report{}
+	}}
+	r := &Runner{Pairs: []Cycler{p}, Clock: clock, Log: quietLog(), Interval: time.Hour}
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	<-clock.waiting // the fourth cycle, complete, waits for the interval
+	if n := p.n.Load(); n != 4 {
+		t.Fatalf("%d cycles before the first wait, want 4 (three incomplete resumed at once, then a complete one)", n)
+	}
+	cancel()
+	<-done
+
+	if (Report{Stopped: StopShutdown}).Resume() || (Report{Stopped: StopTimeout, Err: errors.New("x")}).Resume() || !(Report{Stopped: StopTimeout}).Resume() {
+		t.Error("Resume: only a cycle stopped at its cycle_timeout with no error resumes at once")
+	}
+}
