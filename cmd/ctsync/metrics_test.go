@@ -160,13 +160,23 @@ func TestMetricsObserve(t *testing.T) {
 	if n := histogramCount(t, m, "ctsync_cycle_duration_seconds"); n != 2 {
 		t.Errorf("cycle durations observed %d times, want 2 (the skipped cycle left out)", n)
 	}
+	// Stopped at its cycle_timeout: incomplete, a success when it wrote
+	// something; stopped by a shutdown: cancelled.
+	m.observe(worker.Report{Pair: pair, Start: start, End: start.Add(4 * time.Second), Stopped: worker.StopTimeout, Pending: 7, Counts: map[string]int{"create": 2}})
+	m.observe(worker.Report{Pair: pair, Start: start, End: start.Add(5 * time.Second), Stopped: worker.StopShutdown, Pending: 5, Counts: map[string]int{"create": 1}})
+	if cycles(resultIncomplete) != 1 || cycles(resultCancelled) != 1 || cycles(resultError) != 1 {
+		t.Errorf("incomplete %v, cancelled %v, error %v", cycles(resultIncomplete), cycles(resultCancelled), cycles(resultError))
+	}
+	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues(pair)); v != float64(start.Unix()+4) {
+		t.Errorf("last success %v, want the end of the incomplete cycle that wrote something", v)
+	}
 	stop()
 	m.observe(worker.Report{Pair: pair, Start: start, End: start, Err: fmt.Errorf("cycle interrupted: %w", context.Canceled)})
 	m.observe(worker.Report{Pair: pair, Start: start, End: start, Failures: 3, Counts: map[string]int{"failed": 3}})
-	if cycles(resultCancelled) != 2 || cycles(resultError) != 1 || cycles(resultPartial) != 1 {
+	if cycles(resultCancelled) != 3 || cycles(resultError) != 1 || cycles(resultPartial) != 1 {
 		t.Errorf("cycles stopped by shutdown: cancelled %v, error %v, partial %v", cycles(resultCancelled), cycles(resultError), cycles(resultPartial))
 	}
-	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues(pair)); v != float64(start.Unix()+3) {
+	if v := testutil.ToFloat64(m.lastSuccess.WithLabelValues(pair)); v != float64(start.Unix()+4) {
 		t.Errorf("last success moved to %v by a cancelled cycle", v)
 	}
 

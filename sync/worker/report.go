@@ -53,7 +53,7 @@ func (r Report) Incomplete() bool { return r.Err == nil && r.Stopped != "" }
 
 // Resume reports whether the pair's next cycle should start at once: the
 // cycle stopped at its cycle_timeout with work left (not on a shutdown).
-func (r Report) Resume() bool { return r.Err == nil && r.Stopped == StopTimeout }
+func (r Report) Resume() bool { return r.Err == nil && r.Stopped == StopTimeout && !r.Quarantined }
 
 // Failed reports whether the cycle stopped on an error or parked users.
 func (r Report) Failed() bool { return r.Err != nil || r.Failures > 0 }

@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/ctsync/ctsync/guestmap"
 )
 
 func TestDecideStop(t *testing.T) {
@@ -59,5 +62,39 @@ func TestApplyRate(t *testing.T) {
 	rate, eta, ok := p.ApplyRate(start.Add(2 * time.Minute))
 	if !ok || rate != 50 || eta != 18*time.Minute {
 		t.Errorf("ApplyRate = %v/min, eta %s, %v; want 50/min, 18m", rate, eta, ok)
+	}
+}
+
+// A shutdown (the cycle's context cancelled) reaches the users in flight
+// only after the grace, and stops new ones at once; a lost lease reaches
+// them at once.
+func TestShutdownGivesInFlightUsersAGrace(t *testing.T) {
+	c := &cycle{p: &Pair{LeaseTTL: 400 * time.Millisecond}} // grace: 200ms
+	ctx, cancel := context.WithCancel(context.Background())
+	s := newStopper(ctx, nil, 0)
+	defer s.close()
+	work, stopWork := c.workContext(ctx)
+	defer stopWork(nil)
+	cancel()
+	if r := s.check(); r != StopShutdown {
+		t.Fatalf("after the shutdown: stop %q, want shutdown", r)
+	}
+	select {
+	case <-s.soft.Done():
+	default:
+		t.Fatal("changes waiting for a slot still wait after the shutdown")
+	}
+	if work.Err() != nil {
+		t.Fatal("the users in flight were cancelled at once")
+	}
+	<-work.Done() // after the grace
+
+	lctx, lose := context.WithCancelCause(context.Background())
+	work, stopWork = c.workContext(lctx)
+	defer stopWork(nil)
+	lose(guestmap.ErrLeaseLost)
+	<-work.Done()
+	if r := newStopper(lctx, nil, 0).check(); r != StopLease {
+		t.Errorf("lost lease: stop %q, want lease", r)
 	}
 }
