@@ -175,7 +175,7 @@ func BenchmarkScaleQueries(b *testing.B) {
 				q := func(f string) string { return "/users?$top=100&" + sel + "&$filter=" + escape(f) }
 				queries := []struct {
 					name, path string
-					advanced  bool
+					advanced   bool
 				}{
 					{"mail", q("mail eq '" + mail + "'"), false},
 					{"findByMail", q("mail eq '" + mail + "' or otherMails/any(x:x eq '" + mail + "')"), false},

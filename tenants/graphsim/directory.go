@@ -177,17 +177,15 @@ func (t *Tenant) lookup(idOrUPN string) *user {
 	return nil
 }
 
-// newUser creates and indexes a user with already validated properties.
+// newUser creates and indexes a user with already validated properties; it
+// keeps props (the caller must not use it afterwards).
 func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration) *user {
 	seq := t.bump()
 	u := &user{
 		id:        t.newID(),
-		props:     make(map[string]any, len(props)+2),
+		props:     props, // the caller's fresh map; changed at u.created: no seqs entries (seq)
 		created:   seq,
 		visibleAt: now.Add(lag),
-	}
-	for k, v := range props {
-		u.props[k] = v // changed at u.created: no seqs entry (seq)
 	}
 	u.props["id"] = u.id
 	u.props["createdDateTime"] = now.UTC().Format(time.RFC3339)

@@ -97,7 +97,7 @@ func (t *Tenant) UserCount() int { return int(t.members.Load()) }
 // splitAttrs turns flattened in-process attributes into a Graph body and
 // the manager reference (hasMgr false when "manager" is absent).
 func splitAttrs(attrs map[string]any) (body map[string]any, mgr string, hasMgr bool, err error) {
-	body = map[string]any{}
+	body = make(map[string]any, len(attrs)+4)
 	var ext map[string]any
 	for k, v := range attrs {
 		if n, ok := isExtAttrName(k); ok {

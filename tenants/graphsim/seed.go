@@ -167,6 +167,7 @@ func (t *Tenant) generate(n int) error {
 		t.mu.Unlock()
 	}()
 	company := strings.ToUpper(t.name[:1]) + t.name[1:] + " Ltd"
+	attrs := make(map[string]any, 24)
 	r := t.rng
 	var ids []string
 	used := map[string]int{}
@@ -191,27 +192,26 @@ func (t *Tenant) generate(n int) error {
 		if i == 0 {
 			dept, title = "Executive", "Chief Executive Officer"
 		}
-		attrs := map[string]any{
-			"displayName":       given + " " + sur,
-			"givenName":         given,
-			"surname":           sur,
-			"userPrincipalName": upn,
-			"mailNickname":      alias,
-			"mail":              upn,
-			"department":        dept,
-			"jobTitle":          title,
-			"companyName":       company,
-			"officeLocation":    fmt.Sprintf("%s %d/%03d", place[0], 1+r.IntN(9), r.IntN(400)),
-			"city":              place[0],
-			"country":           place[1],
-			"usageLocation":     place[2],
-			"employeeId":        fmt.Sprintf("E%05d", 10000+i),
-			"businessPhones":    []string{fmt.Sprintf("+1 555 01%02d %04d", r.IntN(100), r.IntN(10000))},
-			"mobilePhone":       fmt.Sprintf("+44 7700 %06d", r.IntN(1000000)),
-			"showInAddressList": true,
-			"accountEnabled":    i%17 != 5,
-			"preferredLanguage": "en-US",
-		}
+		clear(attrs) // reused: AddUser copies what it keeps
+		attrs["displayName"] = given + " " + sur
+		attrs["givenName"] = given
+		attrs["surname"] = sur
+		attrs["userPrincipalName"] = upn
+		attrs["mailNickname"] = alias
+		attrs["mail"] = upn
+		attrs["department"] = dept
+		attrs["jobTitle"] = title
+		attrs["companyName"] = company
+		attrs["officeLocation"] = fmt.Sprintf("%s %d/%03d", place[0], 1+r.IntN(9), r.IntN(400))
+		attrs["city"] = place[0]
+		attrs["country"] = place[1]
+		attrs["usageLocation"] = place[2]
+		attrs["employeeId"] = fmt.Sprintf("E%05d", 10000+i)
+		attrs["businessPhones"] = []string{fmt.Sprintf("+1 555 01%02d %04d", r.IntN(100), r.IntN(10000))}
+		attrs["mobilePhone"] = fmt.Sprintf("+44 7700 %06d", r.IntN(1000000))
+		attrs["showInAddressList"] = true
+		attrs["accountEnabled"] = i%17 != 5
+		attrs["preferredLanguage"] = "en-US"
 		switch {
 		case i%11 == 3:
 			delete(attrs, "jobTitle")

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,6 +176,11 @@ func Start(opts Options) (*Server, error) {
 	}
 	// The seeded directory existed long before: the index has caught up.
 	s.SettleIndexes()
+	if len(s.opts.Tenants)*s.opts.Users >= 20000 {
+		// Generating a large directory leaves as much garbage as it keeps;
+		// hand it back now rather than hold it for the whole run.
+		debug.FreeOSMemory()
+	}
 	s.hs = &http.Server{
 		Handler:           s,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{ca.tlsCert}, MinVersion: tls.VersionTLS12},

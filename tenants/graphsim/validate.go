@@ -45,7 +45,7 @@ func validAddress(s string) bool {
 // converts it to stored values. internal (the in-process API) may also set
 // read-only properties such as creationType, so tests can craft guests.
 func (t *Tenant) validateUser(body map[string]any, create, internal bool, self *user) (map[string]any, *apiError) {
-	out := map[string]any{}
+	out := make(map[string]any, len(body)+3)
 	for k, v := range body {
 		if k == "@odata.type" {
 			continue
@@ -201,7 +201,7 @@ func convertValue(p *propDef, v any) (any, *apiError) {
 			if p.maxLen > 0 && len([]rune(x)) > p.maxLen {
 				return nil, invalidValue(p.name)
 			}
-			return x, nil
+			return v, nil // already boxed: no copy per stored string
 		}
 		return nil, invalidValue(p.name)
 	case kBool:
