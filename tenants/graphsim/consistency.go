@@ -29,6 +29,17 @@ type searchIndex struct {
 	mu      sync.Mutex
 	pending map[string][]indexVersion // user ID -> older states, oldest first
 	queue   []indexRef                // every version in write order, for pruning
+	// gen counts changes of pending; views share one read-only copy of
+	// pending per generation (cached), instead of copying it per request.
+	gen    uint64
+	cached *indexCopy
+}
+
+// indexCopy is a read-only copy of the pending versions, IDs sorted.
+type indexCopy struct {
+	gen     uint64
+	pending map[string][]indexVersion
+	extra   []string
 }
 
 // indexVersion is a state of a user the index may still show: snap is the
@@ -64,6 +75,7 @@ func (t *Tenant) indexRecord(id string, snap *user, lag time.Duration) {
 	if lag <= 0 {
 		// The index is switched off: it shows the directory as it is.
 		x.pending, x.queue = nil, nil
+		x.gen++
 		return
 	}
 	now := t.s.now()
@@ -73,6 +85,7 @@ func (t *Tenant) indexRecord(id string, snap *user, lag time.Duration) {
 	}
 	x.pending[id] = append(x.pending[id], indexVersion{snap: snap, until: now})
 	x.queue = append(x.queue, indexRef{id: id, until: now})
+	x.gen++
 }
 
 // prune drops the versions that ended before cutoff: the index has caught
@@ -93,6 +106,9 @@ func (x *searchIndex) prune(cutoff time.Time) {
 		}
 		n++
 	}
+	if n > 0 {
+		x.gen++
+	}
 	switch {
 	case n == len(x.queue):
 		x.queue = nil
@@ -110,6 +126,7 @@ func (s *Server) SettleIndexes() {
 	for _, t := range s.tenants {
 		t.idx.mu.Lock()
 		t.idx.pending, t.idx.queue = nil, nil
+		t.idx.gen++
 		t.idx.mu.Unlock()
 	}
 }
@@ -147,7 +164,7 @@ func copyValue(v any) any {
 type indexView struct {
 	t       *Tenant
 	lagged  bool
-	pending map[string][]indexVersion // copied under idx.mu: safe to read after
+	pending map[string][]indexVersion // a read-only copy made under idx.mu: safe to read after
 	cutoff  time.Time
 	extra   []string // IDs with pending versions, sorted
 }
@@ -167,12 +184,16 @@ func (t *Tenant) view(now time.Time, lag time.Duration) *indexView {
 		return v
 	}
 	v.lagged = true
-	v.pending = make(map[string][]indexVersion, len(x.pending))
-	for id, vs := range x.pending {
-		v.pending[id] = slices.Clone(vs)
-		v.extra = append(v.extra, id)
+	if x.cached == nil || x.cached.gen != x.gen {
+		cp := &indexCopy{gen: x.gen, pending: make(map[string][]indexVersion, len(x.pending))}
+		for id, vs := range x.pending {
+			cp.pending[id] = slices.Clone(vs)
+			cp.extra = append(cp.extra, id)
+		}
+		slices.Sort(cp.extra)
+		x.cached = cp
 	}
-	slices.Sort(v.extra)
+	v.pending, v.extra = x.cached.pending, x.cached.extra
 	return v
 }
 

@@ -81,50 +81,83 @@ type kv struct {
 type obj []kv
 
 // MarshalJSON writes the members in order.
-func (o obj) MarshalJSON() ([]byte, error) {
-	buf := make([]byte, 0, 64*len(o)+2)
-	buf = append(buf, '{')
-	for i, m := range o {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		kb, err := json.Marshal(m.k)
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, kb...)
-		buf = append(buf, ':')
-		vb, err := marshalValue(m.v)
-		if err != nil {
-			return nil, err
-		}
-		buf = append(buf, vb...)
-	}
-	buf = append(buf, '}')
-	return buf, nil
-}
+func (o obj) MarshalJSON() ([]byte, error) { return appendJSON(make([]byte, 0, 64*len(o)+2), o) }
 
-func marshalValue(v any) ([]byte, error) {
+// appendJSON appends v as json.Marshal writes it, obj members in order.
+// Objects and lists are written here in one pass (json.Marshal would
+// re-validate and compact a Marshaler's output at every level of a page
+// of users); plain strings are written directly and every other leaf goes
+// through encoding/json, so the bytes are the same.
+func appendJSON(buf []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
-		return []byte("null"), nil
+		return append(buf, "null"...), nil
 	case string:
-		return json.Marshal(x)
+		return appendJSONString(buf, x)
 	case bool:
 		if x {
-			return []byte("true"), nil
+			return append(buf, "true"...), nil
 		}
-		return []byte("false"), nil
+		return append(buf, "false"...), nil
 	case obj:
-		return x.MarshalJSON()
-	case json.RawMessage:
-		return x, nil
+		buf = append(buf, '{')
+		var err error
+		for i, m := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendJSONString(buf, m.k); err != nil {
+				return nil, err
+			}
+			buf = append(buf, ':')
+			if buf, err = appendJSON(buf, m.v); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, '}'), nil
+	case []any:
+		if x == nil {
+			return append(buf, "null"...), nil
+		}
+		buf = append(buf, '[')
+		var err error
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = appendJSON(buf, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, ']'), nil
 	}
-	return json.Marshal(v)
+	b, err := json.Marshal(v) // also compacts a json.RawMessage, as before
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, b...), nil
+}
+
+// appendJSONString writes s quoted; anything encoding/json would escape
+// (control characters, quotes, backslashes, <, >, &, non-ASCII such as
+// U+2028 or invalid UTF-8) takes encoding/json's path.
+func appendJSONString(buf []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, err := json.Marshal(s)
+			if err != nil {
+				return nil, err
+			}
+			return append(buf, b...), nil
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"'), nil
 }
 
 func jsonResponse(status int, body any) response {
-	b, err := json.Marshal(body)
+	b, err := appendJSON(nil, body)
 	if err != nil {
 		b = []byte(`{}`)
 	}
