@@ -284,6 +284,15 @@ func planUser(p *Plan, in Input, u directory.User, k Known, known bool) {
 	c := Change{SourceID: u.ID, Who: who(u), GuestID: k.GuestID, User: u}
 	c.Set, c.ManagerSourceID, c.ManagerPending = resolveManager(desired, in.ManagerGuest)
 	c.Hash = Hash(c.Set, c.ManagerSourceID)
+	if creating {
+		// The hash recorded is the one later cycles compare with: of the
+		// always-applied attributes only. With the create-only ones in
+		// it, every later full read would plan each created user as an
+		// update (a Graph read each, for nothing).
+		if always, err := in.Policy.Desired(u, false); err == nil {
+			c.Hash = Hash(always, c.ManagerSourceID)
+		}
+	}
 	if c.ManagerPending && known && k.State == Parked && k.GuestID != "" {
 		// A retry of a parked user whose manager has no guest: the guest
 		// must have none either (it may still point at a manager that

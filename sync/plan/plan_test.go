@@ -143,6 +143,12 @@ func TestCreateCarriesCreateOnlyAndUpdateNarrows(t *testing.T) {
 	if c.Set["userType"] != "Member" || c.Set["displayName"] != "Ann" {
 		t.Errorf("create set: %v", c.Set)
 	}
+	// The hash a create records is the one the next read compares with:
+	// the same user, read again, is unchanged (create-only properties
+	// do not count).
+	if again := Compute(Input{Policy: rules{}, Users: []directory.User{ann}, Known: map[string]Known{"1": {GuestID: "g-1", State: Active, Hash: c.Hash}}}); !again.Empty() || again.Unchanged != 1 {
+		t.Errorf("a created user read again is planned: %+v", again.Changes)
+	}
 	moved := user("1", "Ann", "Research", true)
 	u := only(t, Compute(Input{Policy: rules{}, Users: []directory.User{moved}, Known: map[string]Known{"1": known(t, ann, Active)}}))
 	if _, ok := u.Set["userType"]; ok {
