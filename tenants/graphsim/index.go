@@ -29,7 +29,14 @@ import (
 // foldKey of the value, as holdsAddress compares with strings.EqualFold.
 // The caller holds t.mu (for writing when it changes the index).
 type eqIndex struct {
-	by map[string]map[string][]string // index name -> key -> live user IDs (no order)
+	by map[string]*postings // index name -> key -> live user IDs
+}
+
+// postings holds the IDs per key: most keys (an address, a stamp) belong to
+// one user, kept without a slice of their own.
+type postings struct {
+	one  map[string]string   // key -> its only ID
+	many map[string][]string // key -> its IDs (two or more, no order)
 }
 
 // Index names besides the property names (mail, userPrincipalName,
@@ -85,36 +92,65 @@ func (u *user) ixEntries() []ixEntry {
 
 func (x *eqIndex) add(u *user) {
 	if x.by == nil {
-		x.by = map[string]map[string][]string{}
+		x.by = map[string]*postings{}
 	}
 	for _, e := range u.ixEntries() {
-		m := x.by[e.name]
-		if m == nil {
-			m = map[string][]string{}
-			x.by[e.name] = m
+		p := x.by[e.name]
+		if p == nil {
+			p = &postings{one: map[string]string{}, many: map[string][]string{}}
+			x.by[e.name] = p
 		}
-		m[e.key] = append(m[e.key], u.id)
+		if ids, ok := p.many[e.key]; ok {
+			p.many[e.key] = append(ids, u.id)
+		} else if o, ok := p.one[e.key]; ok {
+			delete(p.one, e.key)
+			p.many[e.key] = []string{o, u.id}
+		} else {
+			p.one[e.key] = u.id
+		}
 	}
 }
 
 func (x *eqIndex) remove(u *user) {
 	for _, e := range u.ixEntries() {
-		m := x.by[e.name]
-		ids := m[e.key]
-		if i := slices.Index(ids, u.id); i >= 0 {
-			ids[i] = ids[len(ids)-1]
-			ids = ids[:len(ids)-1]
+		p := x.by[e.name]
+		if p == nil {
+			continue
 		}
-		if len(ids) == 0 {
-			delete(m, e.key)
-		} else {
-			m[e.key] = ids
+		if p.one[e.key] == u.id {
+			delete(p.one, e.key)
+			continue
+		}
+		ids, ok := p.many[e.key]
+		if !ok {
+			continue
+		}
+		if i := slices.Index(ids, u.id); i >= 0 {
+			ids = slices.Delete(ids, i, i+1)
+		}
+		switch len(ids) {
+		case 0:
+			delete(p.many, e.key)
+		case 1:
+			delete(p.many, e.key)
+			p.one[e.key] = ids[0]
+		default:
+			p.many[e.key] = ids
 		}
 	}
 }
 
 // lookup is the posting list of one key; callers must not modify it.
-func (x *eqIndex) lookup(name, key string) []string { return x.by[name][key] }
+func (x *eqIndex) lookup(name, key string) []string {
+	p := x.by[name]
+	if p == nil {
+		return nil
+	}
+	if id, ok := p.one[key]; ok {
+		return []string{id}
+	}
+	return p.many[key]
+}
 
 // foldKey is a key equal for two strings exactly when strings.EqualFold
 // holds: every rune becomes the smallest rune of its simple-folding orbit
