@@ -41,6 +41,7 @@ type Tenant struct {
 	idx      searchIndex    // the lagging index of $filter and advanced queries
 	ix       eqIndex        // live users by the values ctsync looks up (index.go)
 	bulk     bool           // generating: ids are appended, sorted at the end
+	lastStamp any           // the last createdDateTime (stamp), boxed
 	rules    tenantRules    // collaboration settings, admin roles, domains (rules.go)
 	policies tenantPolicies // authorization and cross-tenant access policies (policies.go)
 }
@@ -188,7 +189,7 @@ func (t *Tenant) newUser(props map[string]any, now time.Time, lag time.Duration)
 		visibleAt: now.Add(lag),
 	}
 	u.props["id"] = u.id
-	u.props["createdDateTime"] = now.UTC().Format(time.RFC3339)
+	u.props["createdDateTime"] = t.stamp(now)
 	t.insertLive(u)
 	t.indexCreated(u.id)
 	return u
@@ -218,6 +219,17 @@ func (u *user) setSeq(k string, seq uint64) {
 		u.seqs = map[string]uint64{}
 	}
 	u.seqs[k] = seq
+}
+
+// stamp formats a creation time; users created in the same second (a
+// seeded tenant: all of them) share one string.
+func (t *Tenant) stamp(now time.Time) any {
+	s := now.UTC().Format(time.RFC3339)
+	if t.lastStamp != nil && t.lastStamp.(string) == s {
+		return t.lastStamp
+	}
+	t.lastStamp = s
+	return t.lastStamp
 }
 
 // setProps applies validated property values, recording a change sequence

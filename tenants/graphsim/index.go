@@ -153,9 +153,12 @@ func (x *eqIndex) lookup(name, key string) []string {
 }
 
 // foldKey is a key equal for two strings exactly when strings.EqualFold
-// holds: every rune becomes the smallest rune of its simple-folding orbit
-// (EqualFold compares rune by rune under simple folding; invalid bytes
-// become U+FFFD in both).
+// holds (EqualFold compares rune by rune under simple folding; invalid
+// bytes become U+FFFD in both): every rune becomes one representative of
+// its simple-folding orbit, the lower-case ASCII letter for the orbits
+// holding one (k, K and the Kelvin sign; s, S and ſ), else the smallest
+// rune. So an ASCII key is strings.ToLower, which allocates nothing for a
+// lower-case address.
 func foldKey(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
@@ -165,16 +168,20 @@ func foldKey(s string) string {
 		}
 	}
 	if ascii {
-		// An ASCII letter's orbit is smallest at its upper case (k, K and
-		// the Kelvin sign fold together; s and ſ with S).
-		return strings.ToUpper(s)
+		return strings.ToLower(s)
 	}
 	return strings.Map(func(r rune) rune {
 		m := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < utf8.RuneSelf && 'a' <= f && f <= 'z' {
+				return f
+			}
 			if f < m {
 				m = f
 			}
+		}
+		if 'A' <= m && m <= 'Z' {
+			return m + 'a' - 'A'
 		}
 		return m
 	}, s)

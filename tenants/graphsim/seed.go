@@ -168,6 +168,17 @@ func (t *Tenant) generate(n int) error {
 	}()
 	company := strings.ToUpper(t.name[:1]) + t.name[1:] + " Ltd"
 	attrs := make(map[string]any, 24)
+	// The few distinct names, places and titles are boxed once and shared
+	// by every user holding them (a stored string keeps its box).
+	boxes := map[string]any{}
+	shared := func(s string) any {
+		b, ok := boxes[s]
+		if !ok {
+			b = s
+			boxes[s] = b
+		}
+		return b
+	}
 	r := t.rng
 	var ids []string
 	used := map[string]int{}
@@ -194,18 +205,19 @@ func (t *Tenant) generate(n int) error {
 		}
 		clear(attrs) // reused: AddUser copies what it keeps
 		attrs["displayName"] = given + " " + sur
-		attrs["givenName"] = given
-		attrs["surname"] = sur
-		attrs["userPrincipalName"] = upn
+		attrs["givenName"] = shared(given)
+		attrs["surname"] = shared(sur)
+		upnBox := any(upn) // one box for both
+		attrs["userPrincipalName"] = upnBox
 		attrs["mailNickname"] = alias
-		attrs["mail"] = upn
-		attrs["department"] = dept
-		attrs["jobTitle"] = title
-		attrs["companyName"] = company
+		attrs["mail"] = upnBox
+		attrs["department"] = shared(dept)
+		attrs["jobTitle"] = shared(title)
+		attrs["companyName"] = shared(company)
 		attrs["officeLocation"] = fmt.Sprintf("%s %d/%03d", place[0], 1+r.IntN(9), r.IntN(400))
-		attrs["city"] = place[0]
-		attrs["country"] = place[1]
-		attrs["usageLocation"] = place[2]
+		attrs["city"] = shared(place[0])
+		attrs["country"] = shared(place[1])
+		attrs["usageLocation"] = shared(place[2])
 		attrs["employeeId"] = fmt.Sprintf("E%05d", 10000+i)
 		attrs["businessPhones"] = []string{fmt.Sprintf("+1 555 01%02d %04d", r.IntN(100), r.IntN(10000))}
 		attrs["mobilePhone"] = fmt.Sprintf("+44 7700 %06d", r.IntN(1000000))
