@@ -23,27 +23,27 @@ type Tenant struct {
 	id     string
 	domain string
 
-	mu       sync.RWMutex
-	rng      *rand.Rand
-	users    map[string]*user  // live users by ID
-	upns     map[string]string // lower-cased UPN -> ID (live users)
-	ids      []string          // live user IDs, sorted: stable paging order
-	deleted  map[string]*user  // soft-deleted users by ID
-	tombs    map[string]uint64 // hard-deleted user ID -> sequence of the deletion
-	groups   map[string]*group
-	gids     []string // group IDs, sorted
-	apps     map[string]*app
-	seq      uint64       // change sequence; delta tokens remember it
-	epoch    uint64       // bumped by ExpireDeltaTokens
-	members  atomic.Int64 // live users, for throttling tiers
-	mainApp  *app
-	invCount uint64
-	idx      searchIndex    // the lagging index of $filter and advanced queries
-	ix       eqIndex        // live users by the values ctsync looks up (index.go)
-	bulk     bool           // generating: ids are appended, sorted at the end
-	lastStamp any           // the last createdDateTime (stamp), boxed
-	rules    tenantRules    // collaboration settings, admin roles, domains (rules.go)
-	policies tenantPolicies // authorization and cross-tenant access policies (policies.go)
+	mu        sync.RWMutex
+	rng       *rand.Rand
+	users     map[string]*user  // live users by ID
+	upns      map[string]string // lower-cased UPN -> ID (live users)
+	ids       []string          // live user IDs, sorted: stable paging order
+	deleted   map[string]*user  // soft-deleted users by ID
+	tombs     map[string]uint64 // hard-deleted user ID -> sequence of the deletion
+	groups    map[string]*group
+	gids      []string // group IDs, sorted
+	apps      map[string]*app
+	seq       uint64       // change sequence; delta tokens remember it
+	epoch     uint64       // bumped by ExpireDeltaTokens
+	members   atomic.Int64 // live users, for throttling tiers
+	mainApp   *app
+	invCount  uint64
+	idx       searchIndex    // the lagging index of $filter and advanced queries
+	ix        eqIndex        // live users by the values ctsync looks up (index.go)
+	bulk      bool           // generating: ids are appended, sorted at the end
+	lastStamp any            // the last createdDateTime (stamp), boxed
+	rules     tenantRules    // collaboration settings, admin roles, domains (rules.go)
+	policies  tenantPolicies // authorization and cross-tenant access policies (policies.go)
 }
 
 // user is one stored user object.
