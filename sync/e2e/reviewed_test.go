@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ctsync/ctsync/sync/worker"
 )
@@ -96,5 +99,35 @@ func TestPlanOutOncePlan(t *testing.T) {
 		if code, out := h.ctsync("once", "--plan", bad); code != 2 || !strings.Contains(out, "--plan") {
 			t.Errorf("plan file %q: exit %d\n%s", doc, code, out)
 		}
+	}
+}
+
+// TestPlanNotesStampsOfALostStore: with the store emptied after a sync, a
+// plan says the first real cycle will map the target's stamped guests
+// first (which a dry run cannot show); that cycle rebuilds the map and
+// invites nobody again.
+func TestPlanNotesStampsOfALostStore(t *testing.T) {
+	h := newHarness(t, setup{users: 6})
+	created := h.converge()[0].Counts["create"]
+	if created == 0 {
+		t.Fatal("nothing synced")
+	}
+	if err := redis.NewClient(&redis.Options{Addr: h.redis.Addr()}).FlushAll(h.ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := h.app.Pair(pairName).Plan(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Notes) != 1 || !strings.Contains(pl.Notes[0], fmt.Sprintf("%d guests in the target carry its stamps", created)) {
+		t.Errorf("plan notes %q; want one naming the %d stamped guests", pl.Notes, created)
+	}
+	before := len(h.dst.Users())
+	r := h.once()
+	if r.Recovered != created || r.Counts["create"] != 0 || len(h.dst.Users()) != before {
+		t.Errorf("recovery cycle: recovered %d of %d, counts %v, target users %d -> %d", r.Recovered, created, r.Counts, before, len(h.dst.Users()))
+	}
+	if pl, err := h.app.Pair(pairName).Plan(h.ctx); err != nil || len(pl.Notes) != 0 {
+		t.Errorf("after the rebuild: notes %q, %v", pl.Notes, err)
 	}
 }

@@ -184,6 +184,9 @@ type Plan struct {
 	Unchanged int `json:"unchanged"`
 	// OutOfScope counts users read but not in scope and not mapped.
 	OutOfScope int `json:"outOfScope"`
+	// Notes are what a reader of the plan must know that its changes do
+	// not show (a dry run's limits); set by a dry run.
+	Notes []string `json:"notes,omitempty"`
 	// Digest identifies the plan's writes (see Digest); set by a dry run
 	// (worker.Pair.Plan) from the plan as computed, before the read-only
 	// resolution it shows.

@@ -17,6 +17,9 @@ import (
 // newline in a displayName cannot forge a line or drive the terminal.
 func (p *Plan) WriteText(w io.Writer, pair string) error {
 	fmt.Fprintf(w, "pair %s: %s\n", pair, p.summary())
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "  note: %s\n", textsafe.Escape(n))
+	}
 	for _, c := range p.Changes {
 		action := string(c.Action)
 		if c.Action == Stage {

@@ -73,6 +73,12 @@ func (c *cycle) run(ctx context.Context) error {
 			return err
 		}
 	}
+	var note string
+	if c.dry {
+		if note, err = c.dryRecoveryNote(ctx); err != nil {
+			return err
+		}
+	}
 	if !c.dry {
 		if err := c.markRunning(ctx); err != nil {
 			return err
@@ -97,6 +103,9 @@ func (c *cycle) run(ctx context.Context) error {
 	}
 	c.progress(PhasePlan, len(users), len(pl.Changes), 0)
 	if c.dry {
+		if note != "" {
+			pl.Notes = append(pl.Notes, note)
+		}
 		c.dryPlan = pl
 		return nil
 	}

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/directory"
@@ -71,4 +72,40 @@ func (c *cycle) recoverMap(ctx context.Context) error {
 	level(msg, "pair", p.PairName, "epoch", ep.ID, "epochCreated", ep.Created, "stamped", res.Facts, "mapped", res.Mapped,
 		"foreign", res.Foreign, "duplicates", len(res.Duplicates))
 	return nil
+}
+
+// dryRecoveryNote is what a dry run says of a pair the store knows nothing
+// of: a real cycle rebuilds the map from the target's stamps first (see
+// recoverMap), which a dry run cannot do, so guests an earlier
+// installation (or a lost store) stamped are not in the plan it shows, nor
+// the lifecycle actions they would get. It counts them, reading the
+// stamps as the rebuild would, and says so; "" when there are none.
+func (c *cycle) dryRecoveryNote(ctx context.Context) (string, error) {
+	p := c.p
+	link, err := p.Store.DeltaLink(ctx, p.PairName)
+	if err != nil {
+		return "", fmt.Errorf("read delta link: %w", err)
+	}
+	n, err := p.Store.Count(ctx, p.PairName)
+	if err != nil {
+		return "", fmt.Errorf("count map entries: %w", err)
+	}
+	if !stateless(c.status, link, n) {
+		return "", nil
+	}
+	ours := 0
+	err = p.StampFacts(ctx)(func(facts []guestmap.Fact) error {
+		for _, f := range facts {
+			if tenant, _, ok := directory.ParseStamp(f.Stamp); ok && strings.EqualFold(tenant, p.SourceTenantID) {
+				ours++
+			}
+		}
+		return nil
+	})
+	if err != nil || ours == 0 {
+		return "", err
+	}
+	return fmt.Sprintf("the store holds nothing of this pair, but %d guests in the target carry its stamps: the first real cycle maps them first "+
+		"(and then applies this pair's rules to them, out-of-scope ones included), which this plan does not show; "+
+		"run `ctsync map rebuild --pair %s` first to plan with them", ours, p.PairName), nil
 }
