@@ -62,7 +62,10 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 					return
 				}
 				started = true
-				if err := c.applyOne(work, ch); err != nil && errors.Is(err, errFatal) {
+				err := c.applyOne(work, ch)
+				if errors.Is(err, errCutShort) {
+					started = false // pending after all
+				} else if err != nil && errors.Is(err, errFatal) {
 					cancel(err)
 				}
 			})
@@ -160,6 +163,19 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		err = errors.New(ch.Reason)
 	}
 	out.duration = time.Since(start)
+	if err != nil && c.stoppedUnder(ctx) {
+		// The cycle's own stop (its deadline, a shutdown) cancelled the
+		// user's Graph calls: no failure of the user's, and nothing to
+		// record; the user is pending, planned again by the next cycle
+		// (the delta link is not committed). A pre-invitation mark stays
+		// as it was written, so an invitation that went out is adopted.
+		if out.lock != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = out.lock.Release(rctx)
+			cancel()
+		}
+		return errCutShort
+	}
 	if err != nil {
 		if errors.Is(err, directory.ErrFatal) {
 			err = fmt.Errorf("%w: %w", errFatal, err)
@@ -167,6 +183,21 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		out.err = err
 	}
 	return errors.Join(err, c.record(ctx, out))
+}
+
+// errCutShort: a user's change was cancelled by the cycle's own stop; it
+// is pending, not failed (see applyOne).
+var errCutShort = errors.New("cut short by the cycle's stop")
+
+// stoppedUnder reports whether the users' context ended because the cycle
+// stopped for its deadline or a shutdown (not a lost lease: that is a
+// failure).
+func (c *cycle) stoppedUnder(ctx context.Context) bool {
+	if ctx.Err() == nil || c.stop == nil {
+		return false
+	}
+	r := c.stop.stopped()
+	return r == StopTimeout || r == StopShutdown
 }
 
 // outcome is what applying one change did, to be recorded.
@@ -194,6 +225,9 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: ch.SourceID, GuestID: firstNonEmpty(o.guestID, ch.GuestID),
 		Action: string(o.action), Result: "ok", Duration: o.duration, Changes: changesOf(o.set, o.old)}
 	b := guestmap.Batch{}
+	// The report counts what the store recorded: a batch that fails counts
+	// for nothing (the user is planned again).
+	var after []func()
 	if o.lock != nil {
 		b.Unlock = []*guestmap.Lease{o.lock}
 	}
@@ -214,11 +248,10 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		if errors.As(o.err, new(*plan.ConflictError)) {
 			rec.Result = "conflict"
 		}
-		c.count("failed", 1)
-		c.addFailure()
+		after = append(after, func() { c.count("failed", 1); c.addFailure() })
 	case o.skipped != "" || o.action == plan.Skip:
 		rec.Result, rec.Error = "skipped", firstNonEmpty(o.skipped, ch.Reason)
-		c.count("skip", 1)
+		after = append(after, func() { c.count("skip", 1) })
 		if ch.Rejected && hadEntry {
 			e := prev
 			e.State = guestmap.StateActive
@@ -239,12 +272,11 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		e.State = guestmap.StateStaged
 		b.Put = []guestmap.Entry{e}
 		rec.Result, rec.Error = "staged", st.Reason
-		c.count("stage", 1)
+		after = append(after, func() { c.count("stage", 1) })
 	case o.drop:
 		b.Delete = []string{ch.SourceID}
 		b.Unstage = []string{ch.SourceID}
-		c.count(string(o.action), 1)
-		c.noteLeft(ch.SourceID)
+		after = append(after, func() { c.count(string(o.action), 1); c.noteLeft(ch.SourceID) })
 	default:
 		e := prev
 		if !hadEntry || e.Created.IsZero() {
@@ -266,13 +298,15 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		if _, staged := c.staged[ch.SourceID]; staged {
 			b.Unstage = []string{ch.SourceID}
 		}
-		c.count(string(o.action), 1)
-		switch {
-		case o.action == plan.Create || o.action == plan.Adopt || o.action == plan.Restore:
-			c.noteArrived(ch.SourceID)
-		case ch.Event != "" && ch.Event != policy.Disabled:
-			c.noteLeft(ch.SourceID) // out of scope or deleted
-		}
+		after = append(after, func() {
+			c.count(string(o.action), 1)
+			switch {
+			case o.action == plan.Create || o.action == plan.Adopt || o.action == plan.Restore:
+				c.noteArrived(ch.SourceID)
+			case ch.Event != "" && ch.Event != policy.Disabled:
+				c.noteLeft(ch.SourceID) // out of scope or deleted
+			}
+		})
 	}
 	b.Log = []guestmap.Record{rec}
 	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
@@ -284,7 +318,13 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			_ = o.lock.Release(rctx)
 			cancel()
 		}
+		if c.stoppedUnder(ctx) {
+			return errCutShort // the cycle's own stop: pending, not failed
+		}
 		return fmt.Errorf("%w: record %s of %s: %w", errFatal, o.action, ch.SourceID, err)
+	}
+	for _, f := range after {
+		f()
 	}
 	c.logOutcome(ch, rec, o.err)
 	return nil
