@@ -27,7 +27,7 @@ func BenchmarkInitialSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a := benchPair(b, sim, b.TempDir(), guestmap.Options{NoSync: true})
+		a := benchPair(b, sim, b.TempDir(), benchWiring{store: guestmap.Options{NoSync: true}})
 		b.StartTimer()
 		start := time.Now()
 		r := a.Runner().Once(context.Background())[0]
@@ -47,10 +47,17 @@ func BenchmarkInitialSync(b *testing.B) {
 	}
 }
 
-// benchPair wires the first pair of sim with the embedded store in dir
-// (opened with opts) and the pacer lifted, so ctsync's own costs show
-// rather than Graph's quota.
-func benchPair(b *testing.B, sim *graphsim.Server, dir string, opts guestmap.Options) *app.App {
+// benchWiring says how benchPair wires a pair: the store's options, the
+// pacer on (Graph's quotas set the pace) or lifted (ctsync's own costs
+// show), and a change to the configuration.
+type benchWiring struct {
+	store  guestmap.Options
+	paced  bool
+	adjust func(*config.Config)
+}
+
+// benchPair wires the first pair of sim with the embedded store in dir.
+func benchPair(b *testing.B, sim *graphsim.Server, dir string, w benchWiring) *app.App {
 	b.Helper()
 	path := filepath.Join(dir, "ctsync.toml")
 	if err := os.WriteFile(path, []byte(app.SimConfig(sim, config.Store{Path: filepath.Join(dir, "s.db")}, "")), 0o600); err != nil {
@@ -60,12 +67,18 @@ func benchPair(b *testing.B, sim *graphsim.Server, dir string, opts guestmap.Opt
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := guestmap.Open(context.Background(), cfg.Store.Path, opts)
+	if w.adjust != nil {
+		w.adjust(cfg)
+	}
+	store, err := guestmap.Open(context.Background(), cfg.Store.Path, w.store)
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := app.Wire(context.Background(), cfg, app.Options{OnlyPair: pairName, Log: quietLog(), Store: store,
-		AdjustTenant: func(c *tenants.Config) { c.Limits.Unpaced = true }})
+	opts := app.Options{OnlyPair: pairName, Log: quietLog(), Store: store}
+	if !w.paced {
+		opts.AdjustTenant = func(c *tenants.Config) { c.Limits.Unpaced = true }
+	}
+	a, err := app.Wire(context.Background(), cfg, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

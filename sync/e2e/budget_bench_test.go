@@ -3,13 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
-	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
 	"github.com/ctsync/ctsync/tenants"
 	"github.com/ctsync/ctsync/tenants/graphsim"
@@ -40,7 +37,8 @@ func BenchmarkWriteBudget(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				a := budgetPair(b, sim, b.TempDir(), conc)
+				a := benchPair(b, sim, b.TempDir(), benchWiring{store: guestmap.Options{NoSync: true}, paced: true,
+					adjust: func(c *config.Config) { c.Worker.ConcurrencyPerTarget = conc }})
 				before := sim.Stats()
 				b.StartTimer()
 				start := time.Now()
@@ -72,28 +70,4 @@ func BenchmarkWriteBudget(b *testing.B) {
 			}
 		})
 	}
-}
-
-// budgetPair wires the first pair of sim like benchPair, but with the
-// pacer on and [worker] concurrency_per_target set to conc.
-func budgetPair(b *testing.B, sim *graphsim.Server, dir string, conc int) *app.App {
-	b.Helper()
-	path := filepath.Join(dir, "ctsync.toml")
-	if err := os.WriteFile(path, []byte(app.SimConfig(sim, config.Store{Path: filepath.Join(dir, "s.db")}, "")), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.Worker.ConcurrencyPerTarget = conc
-	store, err := guestmap.Open(context.Background(), cfg.Store.Path, guestmap.Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := app.Wire(context.Background(), cfg, app.Options{OnlyPair: pairName, Log: quietLog(), Store: store})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a
 }

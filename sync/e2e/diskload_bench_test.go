@@ -64,7 +64,7 @@ func syncUnderLoad(b *testing.B, users int, load bool) {
 	}
 	defer sim.Close()
 	dir := b.TempDir() // the store and the load share it, and so the disk
-	a := benchPair(b, sim, dir, guestmap.Options{})
+	a := benchPair(b, sim, dir, benchWiring{})
 	if lt := a.Config.Worker.LeaseTTL.Duration; lt != 30*time.Second {
 		b.Fatalf("lease TTL %v, want the default 30s", lt)
 	}
