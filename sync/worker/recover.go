@@ -24,13 +24,30 @@ func (p *Pair) StampFacts(ctx context.Context) guestmap.FactPages {
 	}
 }
 
-// stateless reports whether the store holds nothing of the pair: no
+// holdsNothing reports whether the store holds nothing of the pair: no
 // cycle ever recorded, no delta link, no entry. That is a first sync, or a
 // store whose state was lost (FLUSHALL, a Redis restarted without
 // persistence, a deleted file); the two look alike from the store, and
-// both are handled alike (see recoverMap).
-func stateless(st guestmap.Status, link string, entries int) bool {
-	return st.CycleEnd.IsZero() && st.LastErrorAt.IsZero() && len(st.History) == 0 && link == "" && entries == 0
+// both are handled alike (see recoverMap). The status, read already, rules
+// out almost every cycle, so the two extra reads happen only when it is
+// empty.
+func (c *cycle) holdsNothing(ctx context.Context) (bool, error) {
+	st := c.status
+	if !st.CycleEnd.IsZero() || !st.LastErrorAt.IsZero() || len(st.History) > 0 || st.Running != "" {
+		return false, nil
+	}
+	link, err := c.p.Store.DeltaLink(ctx, c.p.PairName)
+	if err != nil {
+		return false, fmt.Errorf("read delta link: %w", err)
+	}
+	if link != "" {
+		return false, nil
+	}
+	n, err := c.p.Store.Count(ctx, c.p.PairName)
+	if err != nil {
+		return false, fmt.Errorf("count map entries: %w", err)
+	}
+	return n == 0, nil
 }
 
 // recoverMap rebuilds the map of a pair the store knows nothing of from
@@ -44,16 +61,8 @@ func stateless(st guestmap.Status, link string, entries int) bool {
 // holds them for an admin's decision (see create).
 func (c *cycle) recoverMap(ctx context.Context) error {
 	p := c.p
-	link, err := p.Store.DeltaLink(ctx, p.PairName)
-	if err != nil {
-		return fmt.Errorf("read delta link: %w", err)
-	}
-	n, err := p.Store.Count(ctx, p.PairName)
-	if err != nil {
-		return fmt.Errorf("count map entries: %w", err)
-	}
-	if !stateless(c.status, link, n) {
-		return nil
+	if empty, err := c.holdsNothing(ctx); err != nil || !empty {
+		return err
 	}
 	ep, err := p.Store.Epoch(ctx)
 	if err != nil {
@@ -82,19 +91,11 @@ func (c *cycle) recoverMap(ctx context.Context) error {
 // stamps as the rebuild would, and says so; "" when there are none.
 func (c *cycle) dryRecoveryNote(ctx context.Context) (string, error) {
 	p := c.p
-	link, err := p.Store.DeltaLink(ctx, p.PairName)
-	if err != nil {
-		return "", fmt.Errorf("read delta link: %w", err)
-	}
-	n, err := p.Store.Count(ctx, p.PairName)
-	if err != nil {
-		return "", fmt.Errorf("count map entries: %w", err)
-	}
-	if !stateless(c.status, link, n) {
-		return "", nil
+	if empty, err := c.holdsNothing(ctx); err != nil || !empty {
+		return "", err
 	}
 	ours := 0
-	err = p.StampFacts(ctx)(func(facts []guestmap.Fact) error {
+	err := p.StampFacts(ctx)(func(facts []guestmap.Fact) error {
 		for _, f := range facts {
 			if tenant, _, ok := directory.ParseStamp(f.Stamp); ok && strings.EqualFold(tenant, p.SourceTenantID) {
 				ours++
