@@ -169,11 +169,7 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		// record; the user is pending, planned again by the next cycle
 		// (the delta link is not committed). A pre-invitation mark stays
 		// as it was written, so an invitation that went out is adopted.
-		if out.lock != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = out.lock.Release(rctx)
-			cancel()
-		}
+		releaseLock(ctx, out.lock)
 		return errCutShort
 	}
 	if err != nil {
@@ -183,6 +179,17 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		out.err = err
 	}
 	return errors.Join(err, c.record(ctx, out))
+}
+
+// releaseLock releases a user's lock (nil: none) with a short context of
+// its own: the cycle's may be done. A lock already lost is no error here.
+func releaseLock(ctx context.Context, l *guestmap.Lease) {
+	if l == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = l.Release(rctx)
 }
 
 // errCutShort: a user's change was cancelled by the cycle's own stop; it
@@ -314,9 +321,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			// The batch that would have released the user's lock failed
 			// (a cancelled cycle, a lost lease): release it now, so the
 			// user's next attempt is not refused for the lock's TTL.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			_ = o.lock.Release(rctx)
-			cancel()
+			releaseLock(ctx, o.lock)
 		}
 		if c.stoppedUnder(ctx) {
 			return errCutShort // the cycle's own stop: pending, not failed
