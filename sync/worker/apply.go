@@ -317,12 +317,10 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 	}
 	b.Log = []guestmap.Record{rec}
 	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
-		if o.lock != nil {
-			// The batch that would have released the user's lock failed
-			// (a cancelled cycle, a lost lease): release it now, so the
-			// user's next attempt is not refused for the lock's TTL.
-			releaseLock(ctx, o.lock)
-		}
+		// The batch that would have released the user's lock failed (a
+		// cancelled cycle, a lost lease): release it now, so the user's
+		// next attempt is not refused for the lock's TTL.
+		releaseLock(ctx, o.lock)
 		if c.stoppedUnder(ctx) {
 			return errCutShort // the cycle's own stop: pending, not failed
 		}
