@@ -339,10 +339,15 @@ func (s *Server) Tenant(name string) *Tenant { return s.byKey[strings.ToLower(na
 // Tenants lists the tenants in creation order.
 func (s *Server) Tenants() []*Tenant { return append([]*Tenant(nil), s.tenants...) }
 
-// ServeHTTP routes identity and Graph requests.
+// ServeHTTP routes identity and Graph requests, and the simulator's own
+// read-only endpoint StatsPath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v1.0/") || r.URL.Path == "/v1.0" {
 		s.serveGraph(w, r)
+		return
+	}
+	if r.URL.Path == StatsPath {
+		s.serveStats(w, r)
 		return
 	}
 	s.serveIdentity(w, r)

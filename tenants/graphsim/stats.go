@@ -1,6 +1,23 @@
 package graphsim
 
-import "sync"
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+)
+
+// StatsPath is where the simulator serves its counters to other
+// processes: GET https://HOST:PORT/_sim/stats answers Stats as JSON (the
+// same as Server.Stats), so a benchmark that runs the simulator as its own
+// process (`ctsync sim`, to measure that process's memory apart from
+// ctsync's) can still read how many requests, writes and 429s it served.
+//
+// It needs no token: it is outside Graph's /v1.0 and the identity routes,
+// served only on the simulator's own listener (loopback by default), reads
+// counters and nothing of a tenant's directory or credentials, and changes
+// nothing. Requests to it are not counted. Any method but GET (or HEAD) is
+// answered 405.
+const StatsPath = "/_sim/stats"
 
 // Stats counts the Graph requests the simulator served.
 //
@@ -166,4 +183,21 @@ func (s *Server) ResetStats() {
 	defer s.stats.mu.Unlock()
 	s.stats.t = map[string]*TenantStats{}
 	s.stats.unath = 0
+}
+
+// serveStats answers StatsPath.
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := json.Marshal(s.Stats())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(append(body, '\n'))
 }
