@@ -44,6 +44,7 @@ type Tenant struct {
 	lastStamp any            // the last createdDateTime (stamp), boxed
 	rules     tenantRules    // collaboration settings, admin roles, domains (rules.go)
 	policies  tenantPolicies // authorization and cross-tenant access policies (policies.go)
+	mto       *mtoOrg        // the multi-tenant organisation, shared by the server's tenants (mto.go)
 }
 
 // user is one stored user object.
@@ -82,12 +83,17 @@ type app struct {
 }
 
 // DefaultPermissions are the application permissions of every tenant's
-// default app: what ctsync needs and nothing more.
+// default app: what ctsync needs, and the two read-only permissions its
+// set-up commands use, nothing more.
 //
 // User.DeleteRestore.All covers restore and permanent delete of deleted
 // items; Domain.Read.All lets ctsync read the target's verified domains.
+// MultiTenantOrganization.Read.All and CrossTenantInformation.ReadBasic.All
+// let `ctsync init --from-mto` read the multi-tenant organisation and its
+// tenants' domains, and `validate --online` compare it with the
+// configuration (a sync needs neither).
 var DefaultPermissions = []string{"User.ReadWrite.All", "User.Invite.All", "GroupMember.Read.All",
-	"User.DeleteRestore.All", "Domain.Read.All"}
+	"User.DeleteRestore.All", "Domain.Read.All", "MultiTenantOrganization.Read.All", "CrossTenantInformation.ReadBasic.All"}
 
 // Name is the tenant's short name ("contoso").
 func (t *Tenant) Name() string { return t.name }
