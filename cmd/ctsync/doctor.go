@@ -40,6 +40,7 @@ const (
 	checkInvitations = "invitations"
 	checkCrossTenant = "cross-tenant-access"
 	checkStampSlot   = "stamp-slot"
+	checkMTO         = "mto"
 )
 
 // aadstsHint is what an AADSTS code means for a ctsync tenant, and the fix.
@@ -288,4 +289,64 @@ func stampSlotFinding(tenant string, s tenants.SlotScan) finding {
 		fd.Message = fmt.Sprintf("%s holds only ctsync stamps (%d users)%s", s.Attribute, s.Stamped, scope)
 	}
 	return fd
+}
+
+// mtoFindings compares the configured tenants with the multi-tenant
+// organisation read from tenant `from`: a warning for each configured
+// tenant that is not an active member (pending, being removed, or not a
+// member at all), and for each active member not configured; else one ok
+// line. Disagreeing is not an error: ctsync syncs any two tenants it can
+// sign in to, but a tenant that joined or left the organisation since the
+// file was written is worth knowing.
+func mtoFindings(from string, tens []mtoTenant, org tenants.MTO, members []tenants.MTOMember) []finding {
+	orgName := textsafe.Escape(org.DisplayName)
+	if org.State != tenants.MTOActive {
+		return []finding{{Tenant: from, Check: checkMTO, Severity: sevWarning,
+			Message: fmt.Sprintf("tenant %s is in no multi-tenant organisation (state %s): the configured tenants could not be compared with one", from, textsafe.Escape(org.State)),
+			Fix:     "nothing to do if the tenants are not meant to form a multi-tenant organisation"}}
+	}
+	byID := map[string]tenants.MTOMember{}
+	for _, m := range members {
+		byID[strings.ToLower(m.TenantID)] = m
+	}
+	var out []finding
+	configured := map[string]bool{}
+	for _, t := range tens {
+		id := strings.ToLower(t.id)
+		configured[id] = true
+		m, ok := byID[id]
+		switch {
+		case !ok:
+			out = append(out, finding{Tenant: t.name, Check: checkMTO, Severity: sevWarning,
+				Message: fmt.Sprintf("tenant %s (%s) is configured but is not a member of the multi-tenant organisation \"%s\" (read from %s)", t.name, t.id, orgName, from),
+				Fix:     fmt.Sprintf("if %s left the organisation, remove it and its pairs from the configuration; if it should join, add it in Entra (Multitenant organization)", t.name)})
+		case m.State != tenants.MTOActive:
+			out = append(out, finding{Tenant: t.name, Check: checkMTO, Severity: sevWarning,
+				Message: fmt.Sprintf("tenant %s (%s) is configured but is %s in the multi-tenant organisation \"%s\", not active (read from %s)", t.name, t.id, textsafe.Escape(m.State), orgName, from),
+				Fix:     "a pending tenant joins in its own Entra admin center (Multitenant organization > join); a removed one should leave the configuration with its pairs"})
+		}
+	}
+	for _, m := range members {
+		if m.State == tenants.MTOActive && !configured[strings.ToLower(m.TenantID)] {
+			out = append(out, finding{Tenant: from, Check: checkMTO, Severity: sevWarning,
+				Message: fmt.Sprintf("tenant \"%s\" (%s) is an active member of the multi-tenant organisation \"%s\" but is not configured", textsafe.Escape(m.DisplayName), textsafe.Escape(m.TenantID), orgName),
+				Fix:     "add it as a [[tenant]] with its pairs (`ctsync init --from-mto --out new.toml` writes the whole mesh to compare with), or leave it out on purpose"})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, finding{Tenant: from, Check: checkMTO, Severity: sevOK,
+			Message: fmt.Sprintf("the %d configured tenants are the active members of the multi-tenant organisation \"%s\"", len(tens), orgName)})
+	}
+	return out
+}
+
+// mtoTenant is a configured tenant as mtoFindings sees it.
+type mtoTenant struct{ name, id string }
+
+// mtoSkipped is the warning when no tenant's app may read the MTO.
+func mtoSkipped(tried []string) finding {
+	return finding{Tenant: tried[0], Check: checkMTO, Severity: sevWarning,
+		Message: fmt.Sprintf("not checked: reading the multi-tenant organisation needs the application permission %s, which ctsync itself does not need (tried %s)",
+			tenants.PermReadMTO, strings.Join(tried, ", ")),
+		Fix: fmt.Sprintf("grant %s (with admin consent) to the app of one tenant to have the configuration compared with the organisation's members", tenants.PermReadMTO)}
 }

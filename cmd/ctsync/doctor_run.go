@@ -42,6 +42,7 @@ func runOnlineChecks(ctx context.Context, e *env, cfg *config.Config, timeout ti
 	for _, r := range results {
 		all = append(all, r...)
 	}
+	all = append(all, checkMTOAgreement(ctx, cfg, results)...)
 	if asJSON {
 		doc := struct {
 			Version  int       `json:"version"`
@@ -212,4 +213,53 @@ func credentialSource(t config.Tenant) string {
 		return "certificate_file " + t.CertificateFile
 	}
 	return "credential " + t.Credential
+}
+
+// checkMTOAgreement reads the multi-tenant organisation from the first
+// tenant that signed in and may read it, and compares it with the
+// configured tenants (mtoFindings). When no tenant's app holds the
+// permission, one warning says so; when no tenant signed in, nothing is
+// said (the sign-in errors say it all).
+func checkMTOAgreement(ctx context.Context, cfg *config.Config, results [][]finding) []finding {
+	tens := make([]mtoTenant, len(cfg.Tenants))
+	for i, t := range cfg.Tenants {
+		tens[i] = mtoTenant{name: t.Name, id: t.TenantID}
+	}
+	var forbidden []string
+	for i, t := range cfg.Tenants {
+		if !signedIn(results[i]) {
+			continue
+		}
+		tc := app.TenantConfig(t)
+		tc.Retry.MaxAttempts = 3
+		c, err := tenants.New(tc, tenants.Options{Pacers: &tenants.Pacers{}})
+		if err != nil {
+			continue
+		}
+		org, members, err := c.MultiTenantOrganization(ctx)
+		switch {
+		case tenants.IsForbidden(err):
+			forbidden = append(forbidden, t.Name)
+			continue
+		case err != nil:
+			return []finding{{Tenant: t.Name, Check: checkMTO, Severity: sevWarning,
+				Message: "not checked: could not read the multi-tenant organisation: " + graphSummary(err),
+				Fix:     "check the network path to graph_base_url and try again"}}
+		}
+		return mtoFindings(t.Name, tens, org, members)
+	}
+	if len(forbidden) > 0 {
+		return []finding{mtoSkipped(forbidden)}
+	}
+	return nil
+}
+
+// signedIn reports whether a tenant's findings hold a successful sign-in.
+func signedIn(fs []finding) bool {
+	for _, f := range fs {
+		if f.Check == checkSignIn {
+			return f.Severity == sevOK
+		}
+	}
+	return false
 }
