@@ -98,7 +98,7 @@ func TestBenchReport(t *testing.T) {
 		side = append(side,
 			"| run | users | wall | guests | failed | duplicate mails | Graph requests | 429s |",
 			"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-			fmt.Sprintf("| ctsync once (%d cycles) | %d | %s | %d | %d | %d | %d | %d |", c.cycles, naiveUsers, secs(c.wall), c.guests,
+			fmt.Sprintf("| ctsync, %d once cycle(s) | %d | %s | %d | %d | %d | %d | %d |", c.cycles, naiveUsers, secs(c.wall), c.guests,
 				c.parked, c.dupMails, c.reads+c.writes, c.throttled),
 			fmt.Sprintf("| naive sequential loop | %d | %s | %d | %d | %d | %d | %d |", naiveUsers, secs(nv.wall), nv.guests,
 				nv.failed, nv.dupMails, nv.requests, nv.throttled),
