@@ -31,7 +31,7 @@ func DuplicateMails[U Attributes](users []U, id func(U) string) []Duplicate {
 	for i, u := range users {
 		v, _ := u.Attr(propMail)
 		m, _ := v.(string)
-		m = strings.ToLower(strings.TrimSpace(m))
+		m = MailKey(m)
 		if m == "" {
 			continue
 		}
@@ -46,9 +46,20 @@ func DuplicateMails[U Attributes](users []U, id func(U) string) []Duplicate {
 		for k, i := range idx {
 			d.IDs[k] = id(users[i])
 		}
-		d.Reason = fmt.Sprintf("%d source users share mail %s (%s): none of them is synced until the mail is unique", len(idx), quote(m), strings.Join(d.IDs, ", "))
+		d.Reason = DuplicateReason(m, d.IDs)
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Mail < out[j].Mail })
 	return out
+}
+
+// MailKey is how mails compare for duplicates: without case and
+// surrounding blanks ("" for no mail).
+func MailKey(mail string) string { return strings.ToLower(strings.TrimSpace(mail)) }
+
+// DuplicateReason is the sentence for the plan and the log about the users
+// ids sharing mail (a MailKey), for callers that find duplicates on their
+// own terms (across the chunks of a large read).
+func DuplicateReason(mail string, ids []string) string {
+	return fmt.Sprintf("%d source users share mail %s (%s): none of them is synced until the mail is unique", len(ids), quote(mail), strings.Join(ids, ", "))
 }

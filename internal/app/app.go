@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
@@ -111,10 +112,22 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			QuarantineRatio:       cfg.Worker.QuarantineRatio,
 			QuarantineMinFailures: cfg.Worker.QuarantineMinFailures,
 			Retry:                 worker.Backoff{Base: time.Minute, Max: 6 * time.Hour},
+			SpoolDir:              spoolDir(cfg),
 			Log:                   log,
 		})
 	}
 	return a, nil
+}
+
+// spoolDir is where cycles keep their source read while they plan it:
+// beside the embedded store, a directory the admin chose for ctsync's
+// data; with Redis, the system's temporary directory. The file is
+// unlinked while open either way.
+func spoolDir(cfg *config.Config) string {
+	if cfg.Store.Path != "" {
+		return filepath.Dir(cfg.Store.Path)
+	}
+	return ""
 }
 
 // Share makes the app's pairs share the work with the other replicas on

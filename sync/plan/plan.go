@@ -116,6 +116,11 @@ type Input struct {
 	// Staged holds the actions staged in earlier cycles, by source ID, with
 	// any admin decision on them.
 	Staged map[string]Staged
+	// Duplicates, when not nil, are the in-scope users sharing a mail
+	// (source ID -> reason), found by the caller across more users than
+	// Users: a cycle plans its read in chunks, and two users sharing a
+	// mail may sit in different chunks. Nil: they are found among Users.
+	Duplicates map[string]string
 }
 
 // Verdict is an admin's word on a staged action.
@@ -211,10 +216,28 @@ func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 // Compute plans a cycle. Per-user evaluation errors (a mapping that fails
 // for one user's data) become Skip changes carrying the error, so one bad
 // record never blocks the others; the worker parks them.
+//
+// Compute is Draft then Settle. A cycle too large to plan at once drafts
+// its users chunk by chunk (Input.Duplicates found across all of them),
+// settles each chunk's other changes at once, and keeps the destructive
+// ones (Split) to settle together at the end: the deletion threshold is
+// about the whole cycle.
 func Compute(in Input) *Plan {
+	p := Draft(in)
+	p.Settle(in.Policy.DeletionThreshold(), in.Staged)
+	return p
+}
+
+// Draft plans each user of in on its own: the changes before the deletion
+// threshold and the admins' decisions on staged actions (see Settle), in
+// the order of in.Users.
+func Draft(in Input) *Plan {
 	p := &Plan{}
 	users := dedupe(in.Users)
-	dups := duplicateMails(in.Policy, users)
+	dups := in.Duplicates
+	if dups == nil {
+		dups = duplicateMails(in.Policy, users)
+	}
 	for _, u := range users {
 		k, known := in.Known[u.ID]
 		if reason, dup := dups[u.ID]; dup {
@@ -231,8 +254,15 @@ func Compute(in Input) *Plan {
 		u := directory.User{ID: id, Removed: directory.HardDeleted}
 		lifecycle(p, in, u, k, policy.HardDeleted, "the source user is gone: a full read no longer returns it")
 	}
-	stageOverThreshold(p, in.Policy.DeletionThreshold())
-	applyDecisions(p, in.Staged)
+	return p
+}
+
+// Settle holds the destructive changes for an admin when there are more
+// than threshold of them (0: no limit), applies the admins' decisions on
+// staged actions, and sorts the changes in the order they are applied.
+func (p *Plan) Settle(threshold int, staged map[string]Staged) {
+	stageOverThreshold(p, threshold)
+	applyDecisions(p, staged)
 	sort.SliceStable(p.Changes, func(i, j int) bool {
 		a, b := p.Changes[i], p.Changes[j]
 		if a.Action != b.Action {
@@ -240,7 +270,32 @@ func Compute(in Input) *Plan {
 		}
 		return a.SourceID < b.SourceID
 	})
-	return p
+}
+
+// Split moves the destructive changes (disable, soft or hard delete) of a
+// draft out of p into the plan it returns, so that p can be settled and
+// applied at once while those wait for the rest of the cycle: the deletion
+// threshold counts them across the whole cycle.
+func (p *Plan) Split() (destructive *Plan) {
+	destructive = &Plan{}
+	kept := p.Changes[:0]
+	for _, c := range p.Changes {
+		if c.Action.Destructive() {
+			destructive.Changes = append(destructive.Changes, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	p.Changes = kept
+	return destructive
+}
+
+// Merge adds q's changes and counts to p.
+func (p *Plan) Merge(q *Plan) {
+	p.Changes = append(p.Changes, q.Changes...)
+	p.Unchanged += q.Unchanged
+	p.OutOfScope += q.OutOfScope
+	p.Notes = append(p.Notes, q.Notes...)
 }
 
 // actionOrder applies restores and creates before updates (so managers

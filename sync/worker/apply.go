@@ -21,9 +21,24 @@ import (
 // errFatal wraps errors that stop the pair rather than one user.
 var errFatal = errors.New("stopping the pair")
 
-// apply carries out the plan under the target tenant's limiter. Each user's
-// result is written to the map as soon as it is known (fenced by the
-// lease), so a crash loses at most the users in flight, whom the stamp
+// apply carries out a whole plan (see applier).
+func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
+	if c.stop == nil {
+		// Not from run (`ctsync provision`): its own signal.
+		c.stop = newStopper(ctx, c.lease, c.p.LeaseTTL)
+		defer c.stop.close()
+	}
+	a := c.startApply(ctx, false)
+	a.submit(pl, 0)
+	a.wait(0)
+}
+
+// applier carries out a cycle's changes under the target tenant's limiter,
+// through one pool for the whole cycle: a streamed cycle submits each
+// chunk as it is planned, and submitting blocks while the pool is full, so
+// the next chunk is planned while the last one's users are in flight. Each
+// user's result is written to the map as soon as it is known (fenced by
+// the lease), so a crash loses at most the users in flight, whom the stamp
 // recovers.
 //
 // The cycle's stopper (c.stop) decides when to stop taking new users: the
@@ -32,53 +47,94 @@ var errFatal = errors.New("stopping the pair")
 // pending (c.pending), planned again by the next cycle. On a shutdown the
 // users in flight get a short grace (shutdownGrace) before their Graph
 // calls are cancelled.
-func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
-	c.rep.count("unchanged", pl.Unchanged)
-	if c.stop == nil {
-		// Not from run (`ctsync provision`): its own signal.
-		c.stop = newStopper(ctx, c.lease, c.p.LeaseTTL)
-		defer c.stop.close()
-	}
+type applier struct {
+	c      *cycle
+	work   context.Context
+	cancel context.CancelCauseFunc
+	lim    *Limiter
+	wp     *pool.Pool
+	// forget drops a user's entry from c.known once the user is done: a
+	// streamed cycle keeps only the entries of the users in flight.
+	forget                  bool
+	planned, done, notTaken atomic.Int64
+}
+
+// startApply starts the apply step; c.stop must be set.
+func (c *cycle) startApply(ctx context.Context, forget bool) *applier {
 	work, cancel := c.workContext(ctx)
-	defer cancel(nil)
 	lim := c.p.Limiter
 	if lim == nil {
 		lim = NewLimiter(4)
 	}
-	wp := pool.New().WithMaxGoroutines(lim.Size())
-	var done, pending atomic.Int64
-	total := len(pl.Changes)
 	c.applyStarted()
+	return &applier{c: c, work: work, cancel: cancel, lim: lim, forget: forget,
+		wp: pool.New().WithMaxGoroutines(lim.Size())}
+}
+
+// stopped reports whether the cycle takes no new users any more: its
+// stopper said so, or a fatal error cancelled the work.
+func (a *applier) stopped() bool {
+	return a.c.stop.check() != "" || a.work.Err() != nil
+}
+
+// submit queues a settled plan's changes; considered is the number of
+// users the plan was made of, for progress. It blocks while the pool is
+// full.
+func (a *applier) submit(pl *plan.Plan, considered int) {
+	c := a.c
+	c.count("unchanged", pl.Unchanged)
+	a.planned.Add(int64(len(pl.Changes)))
+	c.progress(PhaseApply, func(pr *Progress) {
+		pr.Considered += considered
+		pr.Planned += len(pl.Changes)
+	})
 	for _, ch := range pl.Changes {
-		wp.Go(func() {
-			if c.stop.check() != "" {
-				pending.Add(1)
-				return
-			}
-			// Waiting for a slot stops when new users stop (c.stop.soft).
-			started := false
-			_ = lim.Do(c.stop.soft, func() {
-				if c.stop.check() != "" || work.Err() != nil {
-					return
-				}
-				started = true
-				err := c.applyOne(work, ch)
-				if errors.Is(err, errCutShort) {
-					started = false // pending after all
-				} else if err != nil && errors.Is(err, errFatal) {
-					cancel(err)
-				}
-			})
-			if !started {
-				pending.Add(1)
-				return
-			}
-			c.progress(PhaseApply, 0, total, int(done.Add(1)))
-		})
+		a.wp.Go(func() { a.one(ch) })
 	}
-	wp.Wait()
-	c.pending, c.applied = int(pending.Load()), int(done.Load())
-	if cause := context.Cause(work); cause != nil && errors.Is(cause, errFatal) {
+}
+
+// one applies one change unless the cycle stopped taking new users.
+func (a *applier) one(ch plan.Change) {
+	c := a.c
+	if a.forget {
+		defer c.forget(ch.SourceID)
+	}
+	if c.stop.check() != "" {
+		a.notTaken.Add(1)
+		return
+	}
+	// Waiting for a slot stops when new users stop (c.stop.soft).
+	started := false
+	_ = a.lim.Do(c.stop.soft, func() {
+		if c.stop.check() != "" || a.work.Err() != nil {
+			return
+		}
+		started = true
+		err := c.applyOne(a.work, ch)
+		if errors.Is(err, errCutShort) {
+			started = false // pending after all
+		} else if err != nil && errors.Is(err, errFatal) {
+			a.cancel(err)
+		}
+	})
+	if !started {
+		a.notTaken.Add(1)
+		return
+	}
+	n := int(a.done.Add(1))
+	c.progress(PhaseApply, func(pr *Progress) { pr.Applied = max(pr.Applied, n) })
+}
+
+// wait waits for the changes submitted, and ends the apply step: unreached
+// counts the changes and users the cycle never submitted (it stopped
+// taking new users first), pending like those not started.
+func (a *applier) wait(unreached int) {
+	c := a.c
+	a.wp.Wait()
+	cause := context.Cause(a.work)
+	a.cancel(nil)
+	c.pending, c.applied = int(a.notTaken.Load())+unreached, int(a.done.Load())
+	if cause != nil && errors.Is(cause, errFatal) {
 		c.fatal = cause
 	}
 	if c.fatal != nil || c.pending == 0 {
@@ -92,7 +148,7 @@ func (c *cycle) apply(ctx context.Context, pl *plan.Plan) {
 		if c.applied == 0 {
 			// Nothing done: the next cycle would do just the same. Reading
 			// and planning alone take the whole cycle_timeout.
-			c.fatal = fmt.Errorf("cycle_timeout reached before any of %d changes was applied: reading and planning the pair take longer than [worker] cycle_timeout; raise it", total)
+			c.fatal = fmt.Errorf("cycle_timeout reached before any of %d planned changes was applied: reading and planning the pair take longer than [worker] cycle_timeout; raise it", a.planned.Load())
 		}
 	case "":
 		// Not stopped, yet users not started: the cycle's context ended
@@ -309,7 +365,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			c.count(string(o.action), 1)
 			switch {
 			case o.action == plan.Create || o.action == plan.Adopt || o.action == plan.Restore:
-				c.noteArrived(ch.SourceID)
+				c.noteArrived(ch.SourceID, o.action != plan.Restore)
 			case ch.Event != "" && ch.Event != policy.Disabled:
 				c.noteLeft(ch.SourceID) // out of scope or deleted
 			}
@@ -530,10 +586,25 @@ func (c *cycle) addFailure() {
 	c.rep.Failures++
 }
 
-func (c *cycle) noteArrived(id string) {
+// noteArrived records a user whose guest arrived this cycle; fresh: a new
+// guest (created or adopted), not a restored one.
+func (c *cycle) noteArrived(id string, fresh bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.arrived = append(c.arrived, id)
+	if fresh {
+		if c.fresh == nil {
+			c.fresh = map[string]bool{}
+		}
+		c.fresh[id] = true
+	}
+}
+
+// isNew reports whether a user's guest is new this cycle (see noteArrived).
+func (c *cycle) isNew(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fresh[id]
 }
 
 func (c *cycle) noteLeft(id string) {
@@ -547,6 +618,13 @@ func (c *cycle) entry(id string) (guestmap.Entry, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.known[id]
 	return e, ok
+}
+
+// forget drops what the cycle knows of a user it is done with.
+func (c *cycle) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, id)
 }
 
 func (c *cycle) setEntry(e guestmap.Entry) {

@@ -34,13 +34,17 @@ type cycle struct {
 	// pending and applied count the planned changes not started and done.
 	pending, applied int
 
-	status  guestmap.Status
-	staged  map[string]guestmap.Staged
-	members map[string]bool
-	known   map[string]guestmap.Entry
+	status guestmap.Status
+	staged map[string]guestmap.Staged
+	// stagedPlan is staged as the plan takes it.
+	stagedPlan map[string]plan.Staged
+	members    map[string]bool
+	known      map[string]guestmap.Entry
 	// settled records the source IDs whose outcome is known this cycle
 	// (created, restored, removed), for manager fix-ups.
 	arrived, left []string
+	// fresh are the arrived users whose guest is new (see noteArrived).
+	fresh map[string]bool
 	// dryPlan is the plan of a dry run.
 	dryPlan *plan.Plan
 
@@ -87,31 +91,41 @@ func (c *cycle) run(ctx context.Context) error {
 	if err := c.loadStaged(ctx); err != nil {
 		return err
 	}
-	users, link, full, err := c.read(ctx)
+	sp, link, full, err := c.read(ctx)
 	if err != nil {
 		return err
 	}
+	defer sp.close()
 	c.rep.Full = full
-	pl, err := c.plan(ctx, users, full)
-	if err != nil {
-		return err
-	}
-	if c.expect != "" {
-		if d := plan.Digest(pl, p.Rules.Fingerprint()); d != c.expect {
-			return fmt.Errorf("%w (reviewed plan %s, now %s, with %d changes): run ctsync plan --out again and review it", ErrPlanMoved, c.expect, d, len(pl.Changes))
+	if c.dry || c.expect != "" {
+		// A plan to show or to check against a reviewed one is whole:
+		// every change in memory (see planAll).
+		pl, err := c.planAll(ctx, sp)
+		if err != nil {
+			return err
+		}
+		if c.expect != "" {
+			if d := plan.Digest(pl, p.Rules.Fingerprint()); d != c.expect {
+				return fmt.Errorf("%w (reviewed plan %s, now %s, with %d changes): run ctsync plan --out again and review it", ErrPlanMoved, c.expect, d, len(pl.Changes))
+			}
+		}
+		if c.dry {
+			if note != "" {
+				pl.Notes = append(pl.Notes, note)
+			}
+			c.dryPlan = pl
+			return nil
+		}
+		c.stop = newStopper(ctx, c.lease, p.LeaseTTL)
+		defer c.stop.close()
+		c.apply(ctx, pl)
+	} else {
+		c.stop = newStopper(ctx, c.lease, p.LeaseTTL)
+		defer c.stop.close()
+		if err := c.stream(ctx, sp); err != nil {
+			return err
 		}
 	}
-	c.progress(PhasePlan, len(users), len(pl.Changes), 0)
-	if c.dry {
-		if note != "" {
-			pl.Notes = append(pl.Notes, note)
-		}
-		c.dryPlan = pl
-		return nil
-	}
-	c.stop = newStopper(ctx, c.lease, p.LeaseTTL)
-	defer c.stop.close()
-	c.apply(ctx, pl)
 	if c.fatal != nil {
 		return c.fatal
 	}
@@ -129,7 +143,7 @@ func (c *cycle) run(ctx context.Context) error {
 			return fmt.Errorf("cycle interrupted: %w", err)
 		}
 	}
-	c.progress(PhaseManagers, len(users), len(pl.Changes), len(pl.Changes))
+	c.progress(PhaseManagers, nil)
 	if err := c.fixManagers(ctx); err != nil {
 		return err
 	}
@@ -150,23 +164,17 @@ func (c *cycle) markRunning(ctx context.Context) error {
 	return nil
 }
 
-// progress reports how far the cycle is; zero counts keep what was said
-// before (the apply tasks know only their own count).
-func (c *cycle) progress(ph Phase, read, planned, applied int) {
+// progress reports how far the cycle is: ph, and what update changes
+// (nil: the phase only). Apply tasks call it concurrently.
+func (c *cycle) progress(ph Phase, update func(*Progress)) {
 	if c.p.Progress == nil {
 		return
 	}
 	c.mu.Lock()
 	pr := &c.prog
 	pr.Pair, pr.Start, pr.Phase = c.p.PairName, c.rep.Start, ph
-	if read > 0 {
-		pr.Read = read
-	}
-	if planned > 0 {
-		pr.Planned = planned
-	}
-	if applied > pr.Applied {
-		pr.Applied = applied
+	if update != nil {
+		update(pr)
 	}
 	snap := *pr
 	c.mu.Unlock()
@@ -187,15 +195,20 @@ func (c *cycle) loadStaged(ctx context.Context) error {
 		return fmt.Errorf("read staged actions: %w", err)
 	}
 	c.staged = make(map[string]guestmap.Staged, len(staged))
+	c.stagedPlan = nil
+	if len(staged) > 0 {
+		c.stagedPlan = make(map[string]plan.Staged, len(staged))
+	}
 	for _, s := range staged {
 		c.staged[s.SourceID] = s
+		c.stagedPlan[s.SourceID] = plan.Staged{Action: plan.Action(s.Action), Verdict: plan.Verdict(s.Decision), By: s.DecidedBy, GuestID: s.GuestID}
 	}
 	return nil
 }
 
-// read returns the users to plan this cycle and the delta link to commit
-// once they are handled.
-func (c *cycle) read(ctx context.Context) (users []directory.User, link string, full bool, err error) {
+// read spools the users to plan this cycle and returns them with the
+// delta link to commit once they are handled.
+func (c *cycle) read(ctx context.Context) (sp *spool, link string, full bool, err error) {
 	p := c.p
 	props := p.Rules.SourceProperties()
 	if len(p.Rules.Groups()) > 0 {
@@ -215,34 +228,42 @@ func (c *cycle) read(ctx context.Context) (users []directory.User, link string, 
 		p.log().Info("the pair's scope or mappings changed; reading the source in full", "pair", p.PairName)
 		old = ""
 	}
-	collect := func(page []directory.User) error {
-		users = append(users, page...)
-		c.progress(PhaseRead, len(users), 0, 0)
-		return nil
-	}
-	link, err = p.Source.Delta(ctx, old, props, collect)
+	buf := newSpool(p.SpoolDir)
+	link, err = p.Source.Delta(ctx, old, props, c.spoolPage(buf))
 	if err != nil && old != "" && errors.Is(err, directory.ErrSyncStateExpired) {
 		// The delta token expired (about 7 days unused): read everything
 		// again. Absent users are confirmed one by one before anything is
 		// deleted, so an expiry never turns into mass deletes.
 		p.log().Warn("delta token expired; reading the source in full", "pair", p.PairName)
-		users, old = nil, ""
-		link, err = p.Source.Delta(ctx, "", props, collect)
+		_ = buf.close()
+		buf, old = newSpool(p.SpoolDir), ""
+		link, err = p.Source.Delta(ctx, "", props, c.spoolPage(buf))
 	}
 	if err != nil {
+		_ = buf.close()
 		return nil, "", false, fmt.Errorf("read source: %w", err)
 	}
 	full = old == ""
-	if p.Rules.MapsManager() {
-		if err := c.readManagers(ctx, users); err != nil {
-			return nil, "", false, err
-		}
-	}
-	extra, err := c.usersToRevisit(ctx, users, full)
-	if err != nil {
+	if err := c.usersToRevisit(ctx, buf, full); err != nil {
+		_ = buf.close()
 		return nil, "", false, err
 	}
-	return append(users, extra...), link, full, nil
+	return buf, link, full, nil
+}
+
+// spoolPage returns the page callback of a read into sp.
+func (c *cycle) spoolPage(sp *spool) func([]directory.User) error {
+	scope := scopedRules{Rules: c.p.Rules, members: c.members}
+	inScope := func(u directory.User) bool { in, _ := scope.InScope(u); return in }
+	return func(page []directory.User) error {
+		for _, u := range page {
+			if err := sp.add(u, mailKey(u, inScope)); err != nil {
+				return err
+			}
+		}
+		c.progress(PhaseRead, func(pr *Progress) { pr.Read = sp.len() })
+		return nil
+	}
 }
 
 // readMembers reads the union of the scope's groups.
@@ -297,17 +318,13 @@ func (c *cycle) readManagers(ctx context.Context, users []directory.User) error 
 // usersToRevisit finds users the delta did not mention but the cycle must
 // plan: parked users due for a retry, group-scope members that joined or
 // left, and (after a full read) mapped users the source no longer has.
-func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full bool) ([]directory.User, error) {
+func (c *cycle) usersToRevisit(ctx context.Context, sp *spool, full bool) error {
 	p := c.p
-	seen := make(map[string]bool, len(read))
-	for _, u := range read {
-		seen[u.ID] = true
-	}
 	// After a failed cycle the parked count is stale (only a finished
 	// cycle counts): scan, so users it parked come back.
 	needScan := full || c.members != nil || c.status.Counts["parked"] > 0 || len(c.staged) > 0 || c.status.ConsecutiveFailures > 0
 	if !needScan {
-		return nil, nil
+		return nil
 	}
 	now := p.now()
 	var fetch, gone []string
@@ -315,7 +332,7 @@ func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full 
 	err := p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
 		for _, e := range page {
 			mapped[e.SourceID] = true
-			if seen[e.SourceID] {
+			if sp.seen(e.SourceID) {
 				continue
 			}
 			switch {
@@ -332,39 +349,121 @@ func (c *cycle) usersToRevisit(ctx context.Context, read []directory.User, full 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan map: %w", err)
+		return fmt.Errorf("scan map: %w", err)
 	}
 	for id := range c.members {
-		if !seen[id] && !mapped[id] {
+		if !sp.seen(id) && !mapped[id] {
 			fetch = append(fetch, id) // joined the groups
 		}
 	}
-	var out []directory.User
 	props := p.Rules.SourceProperties()
+	add := c.spoolPage(sp)
 	for _, id := range append(fetch, gone...) {
 		u, err := p.Source.User(ctx, id, props)
 		switch {
 		case err == nil:
-			out = append(out, *u)
 		case errors.Is(err, directory.ErrNotFound):
 			// Gone from the source: plan it as hard-deleted (its guest
 			// gets the hard_deleted lifecycle action).
-			out = append(out, directory.User{ID: id, Removed: directory.HardDeleted})
+			u = &directory.User{ID: id, Removed: directory.HardDeleted}
 		default:
-			return nil, fmt.Errorf("re-read source user %s: %w", id, err)
+			return fmt.Errorf("re-read source user %s: %w", id, err)
+		}
+		if err := add([]directory.User{*u}); err != nil {
+			return err
 		}
 	}
-	if p.Rules.MapsManager() && len(out) > 0 {
-		if err := c.readManagers(ctx, out); err != nil {
+	return nil
+}
+
+// chunkSize is how many users a cycle plans at a time: enough for few
+// store and $batch round trips, few enough that two chunks (one planned,
+// one applying) weigh little.
+const chunkSize = 500
+
+// stream plans the spooled users chunk by chunk and applies each chunk's
+// changes as it is planned, through one pool, so the writes never wait for
+// planning. The destructive changes wait for the end: the deletion
+// threshold is about the whole cycle. Once the cycle stops taking new
+// users, the chunks not planned yet are pending with the planned changes
+// not started.
+func (c *cycle) stream(ctx context.Context, sp *spool) error {
+	dups := sp.duplicates()
+	c.progress(PhaseApply, func(pr *Progress) { pr.Read = sp.len() })
+	a := c.startApply(ctx, true)
+	later := &plan.Plan{}
+	reached := 0
+	errStopped := errors.New("stopped")
+	err := sp.chunks(chunkSize, func(users []directory.User) error {
+		if a.stopped() {
+			return errStopped
+		}
+		d, err := c.draft(ctx, users, dups)
+		if err != nil {
+			return err
+		}
+		reached += len(users)
+		later.Merge(slim(d.Split()))
+		d.Settle(0, c.planStaged())
+		a.submit(d, len(users))
+		return nil
+	})
+	if err == nil && !a.stopped() {
+		later.Settle(c.p.Rules.DeletionThreshold(), c.planStaged())
+		a.submit(later, 0)
+		later = &plan.Plan{}
+	}
+	a.wait(len(later.Changes) + sp.len() - reached)
+	if err != nil && !errors.Is(err, errStopped) {
+		return err
+	}
+	return nil
+}
+
+// planAll plans the whole read at once: for a dry run, and for a cycle
+// that must match a reviewed plan's digest before any write. It holds
+// every change in memory (a first sync of a large tenant is better run
+// without a reviewed plan: its changes are all creates).
+func (c *cycle) planAll(ctx context.Context, sp *spool) (*plan.Plan, error) {
+	dups := sp.duplicates()
+	all := &plan.Plan{}
+	err := sp.chunks(chunkSize, func(users []directory.User) error {
+		d, err := c.draft(ctx, users, dups)
+		if err != nil {
+			return err
+		}
+		all.Merge(d)
+		c.progress(PhasePlan, func(pr *Progress) { pr.Considered += len(users) })
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all.Settle(c.p.Rules.DeletionThreshold(), c.planStaged())
+	c.progress(PhasePlan, func(pr *Progress) { pr.Planned = len(all.Changes) })
+	return all, nil
+}
+
+// plan plans users at once (provisioning one user).
+func (c *cycle) plan(ctx context.Context, users []directory.User) (*plan.Plan, error) {
+	pl, err := c.draft(ctx, users, nil)
+	if err != nil {
+		return nil, err
+	}
+	pl.Settle(c.p.Rules.DeletionThreshold(), c.planStaged())
+	return pl, nil
+}
+
+// draft reads what the chunk's users need (their managers, what the map
+// knows of them and of their managers) and drafts their changes (see
+// plan.Draft). The users' own entries join c.known for the apply step.
+func (c *cycle) draft(ctx context.Context, users []directory.User, dups map[string]string) (*plan.Plan, error) {
+	p := c.p
+	if p.Rules.MapsManager() {
+		if err := c.readManagers(ctx, users); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
-}
-
-// plan loads what the map knows and computes the plan.
-func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*plan.Plan, error) {
-	p := c.p
 	ids := make([]string, 0, len(users)*2)
 	for _, u := range users {
 		ids = append(ids, u.ID)
@@ -376,26 +475,54 @@ func (c *cycle) plan(ctx context.Context, users []directory.User, full bool) (*p
 	if err != nil {
 		return nil, fmt.Errorf("read map: %w", err)
 	}
-	c.known = known
+	c.mu.Lock()
+	if c.known == nil {
+		c.known = make(map[string]guestmap.Entry, len(users))
+	}
+	for _, u := range users {
+		if e, ok := known[u.ID]; ok {
+			c.known[u.ID] = e
+		}
+	}
+	c.mu.Unlock()
 	in := plan.Input{
 		Policy: scopedRules{Rules: p.Rules, members: c.members},
 		Users:  users,
 		Known:  make(map[string]plan.Known, len(known)),
+		// The manager's entry as the store has it now: in a cycle that
+		// streams, one created by an earlier chunk is set at once, not
+		// after the cycle.
 		ManagerGuest: func(src string) (string, bool) {
-			e, ok := c.known[src]
+			e, ok := known[src]
 			return e.GuestID, ok && e.GuestID != "" && (e.State == guestmap.StateActive || e.State == guestmap.StateDisabled)
 		},
+		Staged:     c.planStaged(),
+		Duplicates: dups,
 	}
 	for id, e := range known {
 		in.Known[id] = toKnown(e)
 	}
-	if len(c.staged) > 0 {
-		in.Staged = make(map[string]plan.Staged, len(c.staged))
-		for id, s := range c.staged {
-			in.Staged[id] = plan.Staged{Action: plan.Action(s.Action), Verdict: plan.Verdict(s.Decision), By: s.DecidedBy, GuestID: s.GuestID}
+	return plan.Draft(in), nil
+}
+
+// planStaged is the staged actions as the plan takes them (nil: none).
+func (c *cycle) planStaged() map[string]plan.Staged { return c.stagedPlan }
+
+// slim drops the source attributes of changes that wait (destructive ones
+// for the end of a streamed cycle), except those that name the user in the
+// log: a mass of out-of-scope users must not hold every user object.
+func slim(p *plan.Plan) *plan.Plan {
+	for i := range p.Changes {
+		u := &p.Changes[i].User
+		kept := map[string]any{}
+		for _, k := range []string{directory.PropUPN, directory.PropMail, directory.PropDisplayName} {
+			if v, ok := u.Attrs[k]; ok {
+				kept[k] = v
+			}
 		}
+		u.Attrs = kept
 	}
-	return plan.Compute(in), nil
+	return p
 }
 
 // planStates translates the map's states into the plan's.

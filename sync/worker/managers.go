@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
@@ -37,9 +38,9 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 	}
-	arrived, err := p.Store.GetMany(ctx, p.PairName, c.arrived)
+	arrived, err := c.arrivedGuests(ctx)
 	if err != nil {
-		return fmt.Errorf("read arrived managers: %w", err)
+		return err
 	}
 	left := make(map[string]bool, len(c.left))
 	for _, id := range c.left {
@@ -52,8 +53,12 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 			if e.ManagerSourceID == "" || e.GuestID == "" || (e.State != guestmap.StateActive && e.State != guestmap.StateDisabled) {
 				continue
 			}
-			if m, ok := arrived[e.ManagerSourceID]; ok && m.GuestID != "" && m.State == guestmap.StateActive {
-				fixes = append(fixes, managerFix{e, m.GuestID})
+			if m, ok := arrived[e.ManagerSourceID]; ok && (e.ManagerPending || !c.isNew(e.ManagerSourceID)) {
+				// A manager with a new guest (created, adopted) needs
+				// writing only where it was pending: a report planned
+				// after the manager's create (a later chunk) got it then.
+				// A restored one is written again on every report.
+				fixes = append(fixes, managerFix{e, m})
 			} else if left[e.ManagerSourceID] {
 				fixes = append(fixes, managerFix{e, nil})
 			} else if c.interrupted && e.ManagerPending {
@@ -104,6 +109,25 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// arrivedGuests returns the active guest of each manager that arrived
+// this cycle, read from the map a thousand at a time: only the guest IDs
+// are kept, as a first sync's arrivals are the whole tenant.
+func (c *cycle) arrivedGuests(ctx context.Context) (map[string]string, error) {
+	out := make(map[string]string, len(c.arrived))
+	for ids := range slices.Chunk(c.arrived, 1000) {
+		got, err := c.p.Store.GetMany(ctx, c.p.PairName, ids)
+		if err != nil {
+			return nil, fmt.Errorf("read arrived managers: %w", err)
+		}
+		for id, m := range got {
+			if m.GuestID != "" && m.State == guestmap.StateActive {
+				out[id] = m.GuestID
+			}
+		}
+	}
+	return out, nil
 }
 
 // managersArrived returns the fixes of waiting guests whose manager has an

@@ -41,6 +41,9 @@ type Pair struct {
 	// (PhaseDone). It is called from concurrent apply tasks: it must be
 	// safe for concurrent use and quick.
 	Progress func(Progress)
+	// SpoolDir is where a cycle keeps its source read while it plans it
+	// (see spool): "" is the system's temporary directory.
+	SpoolDir string
 	// Sharing, when set, says whether this replica runs the pair at all
 	// (replicas sharing a store split the pairs; see sync/shard). Nil
 	// runs every pair whose lease it can take (`ctsync once`).
@@ -116,7 +119,7 @@ func (p *Pair) cycle(ctx context.Context, expect string) (rep Report) {
 	}()
 
 	c := &cycle{p: p, lease: lease, rep: &rep, expect: expect}
-	defer c.progress(PhaseDone, 0, 0, 0)
+	defer c.progress(PhaseDone, nil)
 	if err := c.run(ctx); err != nil {
 		if cause := context.Cause(ctx); cause != nil && errors.Is(cause, guestmap.ErrLeaseLost) {
 			err = fmt.Errorf("%w (lease lost: %v)", err, cause)

@@ -65,7 +65,7 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 	if err := c.loadStaged(ctx); err != nil {
 		return fail("match", err)
 	}
-	pl, err := c.plan(ctx, users, false)
+	pl, err := c.plan(ctx, users)
 	if err != nil {
 		return fail("match", err)
 	}

@@ -42,8 +42,9 @@ type Report struct {
 	// incomplete, not failed: what it did is recorded, the rest is the
 	// next cycle's (see Pending).
 	Stopped StopReason
-	// Pending is the number of planned changes an incomplete cycle did
-	// not start; the next cycle plans them again.
+	// Pending is what an incomplete cycle left for the next one: the
+	// planned changes it did not start, plus the users it read but did not
+	// reach planning (a cycle plans chunk by chunk while it applies).
 	Pending int
 }
 
@@ -96,8 +97,10 @@ type Progress struct {
 	Phase Phase
 	// Read is the number of source users read so far.
 	Read int
-	// Planned is the number of changes planned (known once planned).
-	Planned int
+	// Considered is the number of users planned so far, and Planned the
+	// changes they need: a cycle plans its read chunk by chunk, so
+	// Planned grows while it applies.
+	Considered, Planned int
 	// Applied is the number of planned changes applied or parked so far.
 	Applied int
 	// ApplyStart is when the apply step began (wall clock; zero before):
@@ -115,8 +118,19 @@ func (p Progress) ApplyRate(now time.Time) (perMinute float64, eta time.Duration
 		return 0, 0, false
 	}
 	perMinute = float64(p.Applied) / el.Minutes()
-	if left := p.Planned - p.Applied; left > 0 {
-		eta = time.Duration(float64(left) / perMinute * float64(time.Minute))
+	if left := p.Left(); left > 0 {
+		eta = time.Duration(left / perMinute * float64(time.Minute))
 	}
 	return perMinute, eta, true
+}
+
+// Left estimates the changes the cycle has still to apply: those planned
+// and not applied, plus, for the users not planned yet, as many changes
+// per user as the ones planned so far (a first sync: one each).
+func (p Progress) Left() float64 {
+	left := float64(p.Planned - p.Applied)
+	if p.Considered > 0 && p.Read > p.Considered {
+		left += float64(p.Read-p.Considered) * float64(p.Planned) / float64(p.Considered)
+	}
+	return max(left, 0)
 }
