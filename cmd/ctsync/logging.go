@@ -237,7 +237,7 @@ func (p *progressLog) observe(pr worker.Progress) {
 	}
 	attrs := []slog.Attr{
 		slog.String("pair", pr.Pair), slog.String("phase", string(pr.Phase)),
-		slog.Int("read", pr.Read), slog.Int("planned", pr.Planned), slog.Int("applied", pr.Applied),
+		slog.Int("read", pr.Read), slog.Int("considered", pr.Considered), slog.Int("planned", pr.Planned), slog.Int("applied", pr.Applied),
 		slog.Duration("elapsed", now.Sub(c.start).Round(time.Second)),
 	}
 	if el := now.Sub(c.phaseStart).Seconds(); el >= 1 && (pr.Phase == worker.PhaseRead || pr.Phase == worker.PhaseApply) {
@@ -246,8 +246,10 @@ func (p *progressLog) observe(pr worker.Progress) {
 		if perMin, _, ok := pr.ApplyRate(now); ok {
 			attrs = append(attrs, slog.Float64("rate_per_min", math.Round(perMin)))
 		}
-		if pr.Phase == worker.PhaseApply && rate > 0 && pr.Planned > pr.Applied {
-			eta := time.Duration(float64(pr.Planned-pr.Applied) / rate * float64(time.Second))
+		if left := pr.Left(); pr.Phase == worker.PhaseApply && rate > 0 && left > 0 {
+			// Left counts the users not planned yet too (a cycle plans
+			// chunk by chunk while it applies).
+			eta := time.Duration(left / rate * float64(time.Second))
 			attrs = append(attrs, slog.Duration("eta", eta.Round(time.Second)))
 		}
 	}

@@ -68,6 +68,9 @@ func (p *progress) update(pr worker.Progress) {
 			parts = append(parts, fmt.Sprintf("%s reading %d", n, c.Read))
 		case worker.PhasePlan, worker.PhaseApply:
 			part := fmt.Sprintf("%s %d/%d", n, c.Applied, c.Planned)
+			if c.Considered > 0 && c.Considered < c.Read {
+				part += fmt.Sprintf(" [%d/%d users]", c.Considered, c.Read)
+			}
 			if rate, eta, ok := c.ApplyRate(time.Now()); ok {
 				part += fmt.Sprintf(" (%.0f/min", rate)
 				if eta > 0 {

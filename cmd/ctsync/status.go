@@ -114,14 +114,18 @@ type cycleJSON struct {
 }
 
 type runningJSON struct {
-	Phase   string    `json:"phase"`
-	Start   time.Time `json:"start"`
-	Read    int       `json:"read"`
-	Planned int       `json:"planned"`
-	Applied int       `json:"applied"`
+	Phase string    `json:"phase"`
+	Start time.Time `json:"start"`
+	Read  int       `json:"read"`
+	// Considered is the users planned so far: a cycle plans its read
+	// chunk by chunk while it applies, so Planned grows with it.
+	Considered int `json:"considered"`
+	Planned    int `json:"planned"`
+	Applied    int `json:"applied"`
 	// RatePerMinute is the changes applied per minute since the apply
-	// step began, and ETASeconds the time left at that rate: both only
-	// while applying, once there is a rate.
+	// step began, and ETASeconds the time left at that rate, counting
+	// the users not planned yet as needing as many changes as those
+	// planned: both only while applying, once there is a rate.
 	RatePerMinute float64 `json:"ratePerMinute,omitempty"`
 	ETASeconds    float64 `json:"etaSeconds,omitempty"`
 }
@@ -193,7 +197,7 @@ func buildStatus(ctx context.Context, a *app.App, o statusOptions) (statusDoc, e
 		}
 		ps.Owner = owner[p.PairName]
 		if pr, ok := o.Running[p.PairName]; ok {
-			ps.Running = &runningJSON{Phase: string(pr.Phase), Start: pr.Start, Read: pr.Read, Planned: pr.Planned, Applied: pr.Applied}
+			ps.Running = &runningJSON{Phase: string(pr.Phase), Start: pr.Start, Read: pr.Read, Considered: pr.Considered, Planned: pr.Planned, Applied: pr.Applied}
 			if rate, eta, ok := pr.ApplyRate(time.Now()); ok {
 				ps.Running.RatePerMinute = math.Round(rate*10) / 10
 				ps.Running.ETASeconds = math.Round(eta.Seconds())
@@ -489,6 +493,9 @@ func progressText(r runningJSON) string {
 		return fmt.Sprintf("reading, %d read", r.Read)
 	case worker.PhasePlan, worker.PhaseApply:
 		s := fmt.Sprintf("%s, %d/%d applied", r.Phase, r.Applied, r.Planned)
+		if r.Considered > 0 && r.Considered < r.Read {
+			s += fmt.Sprintf(" (%d of %d users planned)", r.Considered, r.Read)
+		}
 		if r.RatePerMinute > 0 {
 			s += fmt.Sprintf(", %s/min", strconv.FormatFloat(r.RatePerMinute, 'f', -1, 64))
 			if r.ETASeconds > 0 {
