@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ctsync/ctsync/internal/directory"
 )
 
 // Limits is the throttling budget of ctsync's app in one tenant, as
@@ -185,6 +187,8 @@ func (p *Pacer) Observe(f func(PaceEvent)) {
 
 // Wait blocks until the request of cost c may be sent, or ctx ends.
 func (p *Pacer) Wait(ctx context.Context, c Cost) error {
+	var waited time.Duration
+	defer func() { directory.AddPaceWait(ctx, waited) }()
 	need := [3]float64{float64(c.RU), float64(c.Writes), float64(c.Invitations)}
 	appNeed := [3]float64{float64(c.RU), float64(c.Writes), float64(c.requests())}
 	for {
@@ -230,6 +234,7 @@ func (p *Pacer) Wait(ctx context.Context, c Cost) error {
 			return nil
 		}
 		p.mu.Unlock()
+		waited += wait
 		if err := p.clock.Sleep(ctx, wait); err != nil {
 			return err
 		}

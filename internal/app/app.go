@@ -86,7 +86,10 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 		}
 		a.Clients[t.Name] = c
 	}
-	limiters := worker.NewLimiters(cfg.Worker.ConcurrencyPerTarget)
+	// Adaptive below the configured bound: from 16 (or the bound), never
+	// under 4 (or the bound), see worker.Limiter.
+	hi := cfg.Worker.ConcurrencyPerTarget
+	limiters := worker.NewAdaptiveLimiters(min(16, hi), min(4, hi), hi)
 	for _, pc := range cfg.Pairs {
 		if pc.Disabled || (onlyPair != "" && pc.Name != onlyPair) {
 			continue

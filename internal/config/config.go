@@ -52,15 +52,17 @@ type Worker struct {
 	Interval Duration `toml:"interval"`
 	// CycleTimeout bounds one cycle of one pair. Default 30m.
 	CycleTimeout Duration `toml:"cycle_timeout"`
-	// ConcurrencyPerTarget bounds concurrent writes into one target tenant,
-	// shared by every pair writing into it. Default 32. The tenant's pacer,
-	// not this bound, holds the write rate at Graph's quota (3,000 per
-	// 150 s, paced at 95 %, 19/s); concurrency only hides the latency of
-	// each user's chain of sequential round trips. Measured with
-	// BenchmarkWriteBudget (sync/e2e; 1,000 users, realistic simulator,
-	// pacer on): 4 reached 4.8 writes/s (0.24 of the quota), 8 reached 8.9
-	// (0.45), 16 reached 15.6 (0.78) and 32 reached 19.0 (0.95, the pacer's
-	// rate), all without a 429; so 32, the smallest of these that saturates it.
+	// ConcurrencyPerTarget bounds the users in flight into one target
+	// tenant, shared by every pair writing into it. Default 64. The
+	// tenant's pacer, not this bound, holds the write rate at Graph's quota
+	// (3,000 per 150 s, paced at 95 %, 19/s); concurrency only hides the
+	// latency of each user's chain of sequential round trips, and ctsync
+	// sizes it itself below this bound (sync/worker's adaptive Limiter):
+	// it starts at 16 and grows while the pacer leaves write budget unused
+	// and users queue, and shrinks while the pacer holds users back. How
+	// much it takes depends on Graph's latency: BenchmarkWriteBudget
+	// (sync/e2e; 1,000 users, realistic simulator) measured fixed sizes of
+	// 4, 8, 16 and 32 at 0.24, 0.45, 0.78 and 0.95 of the quota.
 	ConcurrencyPerTarget int `toml:"concurrency_per_target"`
 	// LeaseTTL is how long a pair's lease lives without being extended.
 	// Default 30s.

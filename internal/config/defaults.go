@@ -6,7 +6,7 @@ import "time"
 const (
 	DefaultInterval              = time.Minute
 	DefaultCycleTimeout          = 30 * time.Minute
-	DefaultConcurrencyPerTarget  = 32
+	DefaultConcurrencyPerTarget  = 64
 	DefaultLeaseTTL              = 30 * time.Second
 	DefaultQuarantineRatio       = 0.4
 	DefaultQuarantineMinFailures = 10

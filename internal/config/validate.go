@@ -118,8 +118,8 @@ func (c *Config) validateWorker(p *problems) {
 	} else if w.LeaseTTL.Duration > MaxLeaseTTL {
 		p.addf("worker.lease_ttl", "at most %s (a crashed replica's lease blocks its pairs that long), got %s", MaxLeaseTTL, w.LeaseTTL.Duration)
 	}
-	if w.ConcurrencyPerTarget < 1 || w.ConcurrencyPerTarget > 64 {
-		p.addf("worker.concurrency_per_target", "must be between 1 and 64, got %d", w.ConcurrencyPerTarget)
+	if w.ConcurrencyPerTarget < 1 || w.ConcurrencyPerTarget > 256 {
+		p.addf("worker.concurrency_per_target", "must be between 1 and 256, got %d", w.ConcurrencyPerTarget)
 	}
 	// NaN fails every comparison: test for the range, not against it, so
 	// that "nan" (a ratio quarantine could never reach) is refused too.

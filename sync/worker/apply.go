@@ -67,8 +67,10 @@ func (c *cycle) startApply(ctx context.Context, forget bool) *applier {
 		lim = NewLimiter(4)
 	}
 	c.applyStarted()
+	// As many tasks as the limiter may ever allow: it sizes itself
+	// within that bound, and the tasks beyond its size wait for a slot.
 	return &applier{c: c, work: work, cancel: cancel, lim: lim, forget: forget,
-		wp: pool.New().WithMaxGoroutines(lim.Size())}
+		wp: pool.New().WithMaxGoroutines(lim.Max())}
 }
 
 // stopped reports whether the cycle takes no new users any more: its
@@ -110,11 +112,16 @@ func (a *applier) one(ch plan.Change) {
 			return
 		}
 		started = true
-		err := c.applyOne(a.work, ch)
-		if errors.Is(err, errCutShort) {
+		var paced directory.PaceMeter
+		t0 := time.Now()
+		err := c.applyOne(directory.WithPaceMeter(a.work, &paced), ch)
+		switch {
+		case errors.Is(err, errCutShort):
 			started = false // pending after all
-		} else if err != nil && errors.Is(err, errFatal) {
+		case err != nil && errors.Is(err, errFatal):
 			a.cancel(err)
+		default:
+			a.lim.Observe(time.Since(t0), paced.Total())
 		}
 	})
 	if !started {

@@ -1,11 +1,15 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/sourcegraph/conc/pool"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/directory"
@@ -77,38 +81,95 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		}
 		fixes = append(fixes, more...)
 	}
-	for i, f := range fixes {
-		if c.cutShort(ctx) {
-			return c.leaveUnfixed(ctx, fixes[i:])
-		}
-		set := map[string]any{directory.PropManager: f.manager}
-		rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
-			Action: "manager", Result: "ok", Changes: changesOf(set, nil)}
-		b := guestmap.Batch{}
-		if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
-			if ctx.Err() != nil {
-				return c.leaveUnfixed(ctx, fixes[i:])
+	return c.writeManagers(ctx, fixes)
+}
+
+// writeManagers writes the fixes through the target tenant's limiter, as
+// the apply step writes its users: one at a time, a first sync's thousands
+// of manager references would take several times the write quota's pace.
+// The fixes not written when the cycle is cut short are left to the next
+// cycle (see leaveUnfixed).
+func (c *cycle) writeManagers(ctx context.Context, fixes []managerFix) error {
+	lim := c.p.Limiter
+	if lim == nil {
+		lim = NewLimiter(4)
+	}
+	var mu sync.Mutex
+	var unfixed []managerFix
+	var failed error
+	wp := pool.New().WithMaxGoroutines(lim.Max())
+	for _, f := range fixes {
+		wp.Go(func() {
+			done := false
+			_ = lim.Do(ctx, func() {
+				if c.cutShort(ctx) {
+					return
+				}
+				var paced directory.PaceMeter
+				t0 := time.Now()
+				ok, err := c.writeManager(directory.WithPaceMeter(ctx, &paced), f)
+				lim.Observe(time.Since(t0), paced.Total())
+				done = ok || err != nil
+				if err != nil {
+					mu.Lock()
+					failed = cmp.Or(failed, err)
+					mu.Unlock()
+				}
+			})
+			if !done {
+				mu.Lock()
+				unfixed = append(unfixed, f)
+				mu.Unlock()
 			}
-			// Parked, so the user is planned again after its backoff and
-			// the manager written then; nothing else brings it back, as
-			// the user itself did not change at the source.
-			rec.Result, rec.Error = "parked", err.Error()
-			b.Put = []guestmap.Entry{parkManager(f.e, f.manager != nil, err, p.now(), p.Retry)}
-			c.rep.Failures++
-		} else {
-			c.rep.count("manager", 1)
-			if f.e.ManagerPending {
-				e := f.e
-				e.ManagerPending = false // written now
-				b.Put = []guestmap.Entry{e}
-			}
-		}
-		b.Log = []guestmap.Record{rec}
-		if err := p.Store.Apply(ctx, c.lease, b); err != nil {
-			return fmt.Errorf("record manager update: %w", err)
-		}
+		})
+	}
+	wp.Wait()
+	if failed != nil {
+		return failed
+	}
+	if len(unfixed) > 0 {
+		return c.leaveUnfixed(ctx, unfixed)
 	}
 	return nil
+}
+
+// writeManager writes one guest's manager reference and records it; a
+// failed write parks the guest. It reports false, with no error, when the
+// cycle's context ended before the write was done.
+func (c *cycle) writeManager(ctx context.Context, f managerFix) (bool, error) {
+	p := c.p
+	set := map[string]any{directory.PropManager: f.manager}
+	rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: c.id(), SourceID: f.e.SourceID, GuestID: f.e.GuestID,
+		Action: "manager", Result: "ok", Changes: changesOf(set, nil)}
+	b := guestmap.Batch{}
+	var after func()
+	if err := p.Target.Update(ctx, f.e.GuestID, set); err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		// Parked, so the user is planned again after its backoff and
+		// the manager written then; nothing else brings it back, as
+		// the user itself did not change at the source.
+		rec.Result, rec.Error = "parked", err.Error()
+		b.Put = []guestmap.Entry{parkManager(f.e, f.manager != nil, err, p.now(), p.Retry)}
+		after = c.addFailure
+	} else {
+		after = func() { c.count("manager", 1) }
+		if f.e.ManagerPending {
+			e := f.e
+			e.ManagerPending = false // written now
+			b.Put = []guestmap.Entry{e}
+		}
+	}
+	b.Log = []guestmap.Record{rec}
+	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
+		if ctx.Err() != nil {
+			return false, nil // written, not recorded: the next cycle writes it again
+		}
+		return false, fmt.Errorf("record manager update: %w", err)
+	}
+	after()
+	return true, nil
 }
 
 // arrivedGuests returns the active guest of each manager that arrived
