@@ -62,6 +62,8 @@ type Client struct {
 	// until Graph has replicated them everywhere.
 	createdMu sync.Mutex
 	created   map[string]time.Time
+	// pruned is when created was last cleared of old entries.
+	pruned time.Time
 
 	// signedIn is raised by the credential at the first token obtained.
 	signedIn atomic.Bool
@@ -270,9 +272,15 @@ func (c *Client) noteCreatedAt(id string, created time.Time) {
 	}
 	c.createdMu.Lock()
 	defer c.createdMu.Unlock()
-	for k, t := range c.created { // keep the map small
-		if now.Sub(t) >= window {
-			delete(c.created, k)
+	if now.Sub(c.pruned) >= window/8 {
+		// Keep the map small, but not by a scan per create: a first sync
+		// creates hundreds of guests a second when unpaced, and the map
+		// holds a whole window of them.
+		c.pruned = now
+		for k, t := range c.created {
+			if now.Sub(t) >= window {
+				delete(c.created, k)
+			}
 		}
 	}
 	if t, ok := c.created[id]; !ok || created.After(t) {
