@@ -199,12 +199,34 @@ func (m *metrics) wire(o *app.Options) {
 // attach gives every enabled pair and every tenant of a its series at zero
 // (so that dashboards and alerts see them before the first cycle ends) and
 // reads the store's gauges once.
+// concurrency exports each target tenant's adaptive limit (one per
+// tenant, shared by the pairs writing into it), read at each scrape.
+func (m *metrics) concurrency(a *app.App) {
+	target := map[string]string{} // pair -> target tenant
+	for _, pc := range a.Config.Pairs {
+		target[pc.Name] = pc.Target
+	}
+	seen := map[string]bool{}
+	for _, p := range a.Pairs {
+		t := target[p.PairName]
+		if seen[t] || p.Limiter == nil {
+			continue
+		}
+		seen[t] = true
+		lim := p.Limiter
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ctsync_target_concurrency",
+			Help:        "Users in flight allowed into the target tenant now: ctsync sizes it between 4 and [worker] concurrency_per_target from how long the tenant's pacer holds users back (down) or leaves its write budget unused while users queue (up).",
+			ConstLabels: prometheus.Labels{"tenant": t}}, func() float64 { return float64(lim.Size()) }))
+	}
+}
+
 func (m *metrics) attach(a *app.App) {
 	m.store = a.Store
 	for _, p := range a.Pairs {
 		m.pairs = append(m.pairs, p.PairName)
 	}
 	m.interval.Set(a.Config.Worker.Interval.Duration.Seconds())
+	m.concurrency(a)
 	for _, t := range a.Config.Tenants {
 		m.graphThrottled.WithLabelValues(t.Name)
 		m.pacerWait.WithLabelValues(t.Name)
