@@ -456,7 +456,8 @@ func (c *cycle) plan(ctx context.Context, users []directory.User) (*plan.Plan, e
 
 // draft reads what the chunk's users need (their managers, what the map
 // knows of them and of their managers) and drafts their changes (see
-// plan.Draft). The users' own entries join c.known for the apply step.
+// plan.Draft). The entries of the users with a change join c.known for the
+// apply step.
 func (c *cycle) draft(ctx context.Context, users []directory.User, dups map[string]string) (*plan.Plan, error) {
 	p := c.p
 	if p.Rules.MapsManager() {
@@ -475,16 +476,6 @@ func (c *cycle) draft(ctx context.Context, users []directory.User, dups map[stri
 	if err != nil {
 		return nil, fmt.Errorf("read map: %w", err)
 	}
-	c.mu.Lock()
-	if c.known == nil {
-		c.known = make(map[string]guestmap.Entry, len(users))
-	}
-	for _, u := range users {
-		if e, ok := known[u.ID]; ok {
-			c.known[u.ID] = e
-		}
-	}
-	c.mu.Unlock()
 	in := plan.Input{
 		Policy: scopedRules{Rules: p.Rules, members: c.members},
 		Users:  users,
@@ -502,7 +493,25 @@ func (c *cycle) draft(ctx context.Context, users []directory.User, dups map[stri
 	for id, e := range known {
 		in.Known[id] = toKnown(e)
 	}
-	return plan.Draft(in), nil
+	d := plan.Draft(in)
+	c.remember(known, d)
+	return d, nil
+}
+
+// remember keeps, for the apply step, the map entries of the users with a
+// change in d; those of users left as they are would pile up over a large
+// read (a streamed cycle forgets each user once it is done).
+func (c *cycle) remember(known map[string]guestmap.Entry, d *plan.Plan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil {
+		c.known = make(map[string]guestmap.Entry, len(d.Changes))
+	}
+	for _, ch := range d.Changes {
+		if e, ok := known[ch.SourceID]; ok {
+			c.known[ch.SourceID] = e
+		}
+	}
 }
 
 // planStaged is the staged actions as the plan takes them (nil: none).

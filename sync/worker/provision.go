@@ -69,14 +69,18 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 	if err != nil {
 		return fail("match", err)
 	}
-	if e, ok := c.known[u.ID]; ok {
+	e, mapped, err := p.Store.Get(ctx, p.PairName, u.ID)
+	if err != nil {
+		return fail("match", fmt.Errorf("read map: %w", err))
+	}
+	if mapped {
 		step(Step{Name: "match", Detail: fmt.Sprintf("mapped to guest %s (%s)", e.GuestID, e.State)})
 	} else {
 		step(Step{Name: "match", Detail: "not mapped yet: the create step looks for a stamped guest, then for a guest with the same mail"})
 	}
 	if pl.Empty() {
 		detail := "nothing to do: the guest already matches"
-		if _, mapped := c.known[u.ID]; !mapped && !in {
+		if !mapped && !in {
 			detail = "nothing to do: out of scope, and no guest to act on"
 		}
 		step(Step{Name: "action", Detail: detail})
