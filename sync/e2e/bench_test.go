@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -54,23 +55,37 @@ type benchWiring struct {
 	store  guestmap.Options
 	paced  bool
 	adjust func(*config.Config)
+	// configPath, when set, is the configuration to load (one a
+	// simulator process wrote) instead of one for the in-process sim.
+	configPath string
+	// storeURL, when set, is a Redis store to use instead of the embedded
+	// one in dir.
+	storeURL string
 }
 
-// benchPair wires the first pair of sim with the embedded store in dir.
+// benchPair wires the first pair of sim (or of w.configPath) with the
+// embedded store in dir.
 func benchPair(b *testing.B, sim *graphsim.Server, dir string, w benchWiring) *app.App {
 	b.Helper()
-	path := filepath.Join(dir, "ctsync.toml")
-	if err := os.WriteFile(path, []byte(app.SimConfig(sim, config.Store{Path: filepath.Join(dir, "s.db")}, "")), 0o600); err != nil {
-		b.Fatal(err)
+	path, dbPath := w.configPath, filepath.Join(dir, "s.db")
+	if path == "" {
+		path = filepath.Join(dir, "ctsync.toml")
+		if err := os.WriteFile(path, []byte(app.SimConfig(sim, config.Store{Path: dbPath}, "")), 0o600); err != nil {
+			b.Fatal(err)
+		}
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		b.Fatal(err)
 	}
+	cfg.Store = config.Store{Path: dbPath}
+	if w.storeURL != "" {
+		cfg.Store = config.Store{URL: w.storeURL}
+	}
 	if w.adjust != nil {
 		w.adjust(cfg)
 	}
-	store, err := guestmap.Open(context.Background(), cfg.Store.Path, w.store)
+	store, err := guestmap.Open(context.Background(), cmp.Or(cfg.Store.URL, cfg.Store.Path), w.store)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,9 +16,11 @@ import (
 // quota a first cycle of one pair reaches at each concurrency_per_target,
 // against the realistic simulator (Graph's latency and throttling) with
 // the pacer on, as in production. The pacer holds the rate; concurrency
-// only hides the latency of each create's chain of round trips, so the
-// figures show the smallest concurrency that reaches the pacer's rate
-// (issue 14). Reported per run: target writes/s, their share of the
+// only hides the latency of each create's chain of round trips. The
+// setting is the bound the adaptive limiter sizes itself under (from 16
+// or the bound, never below 4): 4 and 8 are fixed in effect, 64 is the
+// default, and the figures show whether the limiter finds the
+// concurrency that reaches the pacer's rate on its own (issue 14). Reported per run: target writes/s, their share of the
 // documented per-app-per-tenant write quota (3,000 per 150 s, 20/s; the
 // pacer aims at 95 % of it), the 429s the simulator answered (and their
 // share of all requests) and the wall time of the cycle.
@@ -28,7 +30,7 @@ func BenchmarkWriteBudget(b *testing.B) {
 	const users = 1000
 	lim := tenants.DefaultLimits
 	quota := float64(lim.Writes) / lim.WriteWindow.Seconds()
-	for _, conc := range []int{4, 8, 16, 32} {
+	for _, conc := range []int{4, 8, 16, 32, 64} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
