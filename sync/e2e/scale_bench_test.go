@@ -24,12 +24,16 @@ import (
 // across as many cycles as it takes (cycle_timeout CTSYNC_SCALE_CYCLE,
 // default 2m), and what it costs in memory. The simulator runs as its own
 // process (exact profile), so this process holds ctsync alone: its peak
-// RSS (VmHWM) and peak Go heap are ctsync's, and bytes per user is the
-// peak over the RSS before the first cycle, per source user. The pacer is
-// lifted: Graph's quota would make a 100,000-user first sync take hours
-// (BenchmarkWriteBudget measures the pace), and memory does not depend on
-// it. It fails on any failed or parked user, a cycle error, a duplicate
-// stamp, or a guest missing its manager in the map.
+// RSS (VmHWM), peak anonymous memory (ctsync's own; RSS also counts the
+// pages of the embedded store's file that bbolt maps, which the kernel
+// can reclaim) and peak Go heap in use are ctsync's; anon-bytes/user is
+// the anonymous peak over the memory before the first cycle, per source
+// user. CTSYNC_SCALE_REDIS=redis://... uses a Redis store instead of the
+// embedded one. The pacer is lifted: Graph's quota would make a
+// 100,000-user first sync take hours (BenchmarkWriteBudget measures the
+// pace), and memory does not depend on it. It fails on any failed or
+// parked user, a cycle error, a duplicate stamp, or a guest left without
+// the manager its manager's guest could be.
 func BenchmarkScaleFirstSync(b *testing.B) {
 	users := scaleEnvInt(b, "CTSYNC_SCALE_USERS", 10000)
 	cycle := 2 * time.Minute
