@@ -57,6 +57,11 @@ type GraphError struct {
 	// Err is the cause when Graph gave no answer (transport error, context
 	// cancelled, credential failure). Never an SDK error value.
 	Err error
+	// OutOfTime: the call would have been retried, but its next try would
+	// have come after the context's deadline; errors.Is matches it with
+	// directory.ErrOutOfTime, so a caller tells work cut short by its
+	// deadline from work that failed.
+	OutOfTime bool
 }
 
 // Error describes the failure with tenant, operation, status and code.
@@ -158,6 +163,8 @@ func (e *GraphError) Unwrap() error { return e.Err }
 // ErrBadRequest, a 429 both ErrThrottled and ErrTransient).
 func (e *GraphError) Is(target error) bool {
 	switch target {
+	case directory.ErrOutOfTime:
+		return e.OutOfTime
 	case directory.ErrNotFound:
 		return e.NotFound()
 	case directory.ErrSyncStateExpired:

@@ -183,7 +183,9 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 // TestRetryBoundedByDeadline: a Retry-After beyond the context deadline
-// returns the throttled error at once instead of sleeping.
+// returns the throttled error at once instead of sleeping, marked out of
+// time (directory.ErrOutOfTime), so the worker counts the user pending
+// rather than failed; a failure that is not retried is not marked.
 func TestRetryBoundedByDeadline(t *testing.T) {
 	var n atomic.Int32
 	c, clk := stubClient(t, func(w http.ResponseWriter, r *http.Request) {
@@ -196,6 +198,13 @@ func TestRetryBoundedByDeadline(t *testing.T) {
 	err := c.Target().Update(ctx, "u1", map[string]any{"jobTitle": "x"})
 	if !IsThrottled(err) || n.Load() != 1 || len(clk.slept()) != 0 {
 		t.Fatalf("err %v, %d tries, slept %v", err, n.Load(), clk.slept())
+	}
+	if !errors.Is(err, directory.ErrOutOfTime) {
+		t.Errorf("err %v: not out of time", err)
+	}
+	c2, _ := stubClient(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }, nil)
+	if err := c2.Target().Update(ctx, "u1", map[string]any{"jobTitle": "x"}); errors.Is(err, directory.ErrOutOfTime) {
+		t.Errorf("a 400 is marked out of time: %v", err)
 	}
 }
 

@@ -112,6 +112,7 @@ func (c *Client) call(ctx context.Context, op string, o callOpts, fn func(ctx co
 			return lastErr
 		}
 		if dl, has := ctx.Deadline(); has && c.clock.Now().Add(delay).After(dl) {
+			lastErr.OutOfTime = true
 			return lastErr
 		}
 		if err := c.clock.Sleep(ctx, delay); err != nil {

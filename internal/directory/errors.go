@@ -29,4 +29,8 @@ var (
 	// ErrBadRequest: Graph refused the request as malformed or invalid
 	// for this object (400, other than an expired delta state).
 	ErrBadRequest = errors.New("bad request")
+	// ErrOutOfTime: the call failed with an error worth retrying, but the
+	// retry would have come after the context's deadline, so it was not
+	// made: the work ran out of time rather than failed.
+	ErrOutOfTime = errors.New("out of time for a retry")
 )

@@ -226,7 +226,7 @@ func (c *cycle) applyOne(ctx context.Context, ch plan.Change) error {
 		err = errors.New(ch.Reason)
 	}
 	out.duration = time.Since(start)
-	if err != nil && c.stoppedUnder(ctx) {
+	if err != nil && c.stoppedUnder(ctx, err) {
 		// The cycle's own stop (its deadline, a shutdown) cancelled the
 		// user's Graph calls: no failure of the user's, and nothing to
 		// record; the user is pending, planned again by the next cycle
@@ -259,10 +259,20 @@ func releaseLock(ctx context.Context, l *guestmap.Lease) {
 // is pending, not failed (see applyOne).
 var errCutShort = errors.New("cut short by the cycle's stop")
 
-// stoppedUnder reports whether the users' context ended because the cycle
-// stopped for its deadline or a shutdown (not a lost lease: that is a
-// failure).
-func (c *cycle) stoppedUnder(ctx context.Context) bool {
+// stoppedUnder reports whether err ended a user's change because the
+// cycle stopped for its deadline or a shutdown (not a lost lease: that is
+// a failure): the users' context ended, or a Graph call gave up retrying
+// because its next try would come after the cycle's deadline (the call
+// then returns its last failure, matching directory.ErrOutOfTime).
+func (c *cycle) stoppedUnder(ctx context.Context, err error) bool {
+	if _, has := ctx.Deadline(); has && c.stop != nil && errors.Is(err, directory.ErrOutOfTime) {
+		// Out of time for the cycle's deadline, whether or not the
+		// margin was reached: the cycle stops for it, so it ends
+		// incomplete and the user is pending (its delta link is not
+		// committed), not failed.
+		c.stop.outOfTime()
+		return true
+	}
 	if ctx.Err() == nil || c.stop == nil {
 		return false
 	}
@@ -384,7 +394,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 		// cancelled cycle, a lost lease): release it now, so the user's
 		// next attempt is not refused for the lock's TTL.
 		releaseLock(ctx, o.lock)
-		if c.stoppedUnder(ctx) {
+		if c.stoppedUnder(ctx, err) {
 			return errCutShort // the cycle's own stop: pending, not failed
 		}
 		return fmt.Errorf("%w: record %s of %s: %w", errFatal, o.action, ch.SourceID, err)

@@ -154,6 +154,19 @@ func (s *stopper) late() bool {
 	return !s.deadline.IsZero() && !time.Now().Before(s.deadline.Add(-s.margin/4))
 }
 
+// outOfTime stops the cycle for its deadline before its margin: a user's
+// Graph call gave up a retry that would have come after the deadline (a
+// long Retry-After, a backoff), so the users that follow would meet the
+// same end. It keeps an earlier reason.
+func (s *stopper) outOfTime() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reason == "" {
+		s.reason = StopTimeout
+	}
+	s.cancelSoft()
+}
+
 // stopped returns the reason found so far, without looking again.
 func (s *stopper) stopped() StopReason {
 	s.mu.Lock()
