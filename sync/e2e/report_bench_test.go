@@ -128,8 +128,8 @@ func TestBenchReport(t *testing.T) {
 	fmt.Println(syncNotes)
 }
 
-const syncHeader = "| users | cycles | initial sync | guests / enabled members | target writes/s | of quota | Graph req/guest (reads + writes) | 429s (share) | ctsync RSS | sim RSS | no-change once | 1 % changed once | parked | duplicates |\n" +
-	"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+const syncHeader = "| users | cycles | initial sync | guests / enabled members | target writes/s | of quota | Graph req/guest (reads + writes) | 429s (share) | ctsync RSS | sim RSS | sim CPU/request | no-change once | 1 % changed once | parked | duplicates |\n" +
+	"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 
 const syncNotes = `
 initial sync: the wall time of the ` + "`once`" + ` processes until a cycle ends complete (cycles ending at cycle_timeout resume in the next);
@@ -137,6 +137,7 @@ target writes/s: the simulator's write counter of the target tenant over that wa
 of quota: that rate over the sustained quota; a run shorter than Graph's 150 s write window can pass 1.0, the window's budget allowing a burst;
 Graph req/guest: every request of both tenants during the initial sync over the stamped guests in the target; 429s: their share of those requests;
 RSS: peak (getrusage ru_maxrss) of the largest ` + "`once`" + ` process and of the simulator process (its seeding included);
+sim CPU/request: the simulator's CPU time (user + system) during the initial sync over the requests it served then;
 no-change / 1 % changed once: the cycle as ctsync records it, and in brackets the process's wall time (start, sign-in, store);
 guests / enabled members: stamped guests in the target over the source's enabled members (ctsync invites no disabled account; 1 in 17 seeded members is);
 1 % changed: every hundredth source member (enabled or not) gets a new jobTitle through Graph, "updated" the guests the cycle updated;
@@ -149,6 +150,7 @@ type syncResult struct {
 	writes, reads, throttled       int64 // writes of the target; reads and 429s of both tenants
 	requests                       int64
 	rssKB, simRSSKB                int64
+	simCPU                         time.Duration // during the initial sync
 	noChange, noChangeProc         time.Duration
 	changed, changedProc           time.Duration
 	changedCount, updated          int
@@ -166,11 +168,11 @@ func (r syncResult) row(quota float64) string {
 	if r.noChangeProc > 0 {
 		noChange = fmt.Sprintf("%s (%s)", secs(r.noChange), secs(r.noChangeProc))
 	}
-	return fmt.Sprintf("| %d | %d | %s | %d / %d | %.1f | %.2f | %.2f (%.2f + %.2f) | %d (%.2f %%) | %s | %s | %s | %s | %d | %d |",
+	return fmt.Sprintf("| %d | %d | %s | %d / %d | %.1f | %.2f | %.2f (%.2f + %.2f) | %d (%.2f %%) | %s | %s | %.0f µs | %s | %s | %d | %d |",
 		r.users, r.cycles, secs(r.wall), r.guests, r.members, wps, wps/quota,
 		float64(r.reads+r.writes)/g, float64(r.reads)/g, float64(r.writes)/g,
 		r.throttled, 100*float64(r.throttled)/float64(max(r.requests, 1)),
-		mb(r.rssKB), mb(r.simRSSKB), noChange, change, r.parked, r.dupStamps)
+		mb(r.rssKB), mb(r.simRSSKB), float64(r.simCPU.Microseconds())/float64(max(r.requests, 1)), noChange, change, r.parked, r.dupStamps)
 }
 
 // measureSync starts a simulator of two tenants of n users, syncs the pair
@@ -186,7 +188,7 @@ func measureSync(t *testing.T, bin string, n int, profile, cycleTimeout string, 
 	members := src.members(t)
 	res.members = len(enabled(members))
 
-	before := sim.stats(t)
+	before, cpu0 := sim.stats(t), sim.cpu(t)
 	for {
 		if res.cycles >= 500 {
 			t.Fatalf("%d users: no complete cycle after %d runs", n, res.cycles)
@@ -209,6 +211,7 @@ func measureSync(t *testing.T, bin string, n int, profile, cycleTimeout string, 
 		}
 	}
 	after := sim.stats(t)
+	res.simCPU = sim.cpu(t) - cpu0
 	for _, name := range []string{"contoso", "fabrikam"} {
 		a, b := after.Tenant(name), before.Tenant(name)
 		res.reads += a.Reads - b.Reads
@@ -417,6 +420,23 @@ func (s *simProcess) stop(t *testing.T) int64 {
 	}
 	s.rssKB = maxRSS(s.cmd.ProcessState)
 	return s.rssKB
+}
+
+// cpu is the simulator's CPU time so far (user + system), from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s: Linux's
+// USER_HZ everywhere but exotic builds).
+func (s *simProcess) cpu(t *testing.T) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest) // f[0] is field 3
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // stats reads the simulator's counters from its GET /_sim/stats.
