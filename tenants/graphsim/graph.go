@@ -44,13 +44,18 @@ var (
 
 var routes []*route
 
+// addRoute registers a handler for method and path ("{id}" a segment
+// matching anything) that needs one of perms; every file of the simulator
+// registers its routes with it, from init.
+func addRoute(method, path string, perms []string, h func(c *call) response) {
+	r := &route{method: method, name: method + " " + path, perms: perms, handle: h}
+	r.pattern = strings.Split(strings.Trim(path, "/"), "/")
+	r.write = method != http.MethodGet
+	routes = append(routes, r)
+}
+
 func init() {
-	add := func(method, path string, perms []string, h func(c *call) response) {
-		r := &route{method: method, name: method + " " + path, perms: perms, handle: h}
-		r.pattern = strings.Split(strings.Trim(path, "/"), "/")
-		r.write = method != http.MethodGet
-		routes = append(routes, r)
-	}
+	add := addRoute
 	add("GET", "/users", permReadUsers, listUsers)
 	add("POST", "/users", permWriteUsers, createUser)
 	add("GET", "/users/$count", permReadUsers, countUsers)

@@ -63,11 +63,7 @@ const (
 )
 
 func init() {
-	add := func(path string, perms []string, h func(c *call) response) {
-		r := &route{method: http.MethodGet, name: "GET " + path, perms: perms, handle: h}
-		r.pattern = strings.Split(strings.Trim(path, "/"), "/")
-		routes = append(routes, r)
-	}
+	add := func(path string, perms []string, h func(c *call) response) { addRoute(http.MethodGet, path, perms, h) }
 	add("/tenantRelationships/multiTenantOrganization", permReadMTO, getMTO)
 	add("/tenantRelationships/multiTenantOrganization/tenants", permReadMTOMembers, listMTOMembers)
 	// The function call is one path segment; the handler parses it.
@@ -150,10 +146,7 @@ func (s *Server) SetMTOMemberState(tenant, state string) error {
 	default:
 		return fmt.Errorf("graphsim: SetMTOMemberState: state %q: want active, pending or removed", state)
 	}
-	id := tenant
-	if t := s.Tenant(tenant); t != nil {
-		id = t.id
-	}
+	id := s.tenantIDOf(tenant)
 	o := s.org()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -199,10 +192,7 @@ func (s *Server) AddMTOMember(tenantID, displayName, state string) error {
 // RemoveMTOMember takes a tenant (ID or name) out of the MTO altogether:
 // a simulated tenant removed reads the MTO as inactive.
 func (s *Server) RemoveMTOMember(tenant string) error {
-	id := tenant
-	if t := s.Tenant(tenant); t != nil {
-		id = t.id
-	}
+	id := s.tenantIDOf(tenant)
 	o := s.org()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -415,4 +405,13 @@ func findTenantInformation(c *call) response {
 		{"displayName", t.DisplayName()},
 		{"defaultDomainName", t.domain},
 	})
+}
+
+// tenantIDOf is the ID of a simulated tenant named tenant, or tenant
+// itself (an ID of a tenant the simulator does not host).
+func (s *Server) tenantIDOf(tenant string) string {
+	if t := s.Tenant(tenant); t != nil {
+		return t.id
+	}
+	return tenant
 }

@@ -44,11 +44,7 @@ var (
 )
 
 func init() {
-	add := func(path string, perms []string, h func(c *call) response) {
-		r := &route{method: http.MethodGet, name: "GET " + path, perms: perms, handle: h}
-		r.pattern = strings.Split(strings.Trim(path, "/"), "/")
-		routes = append(routes, r)
-	}
+	add := func(path string, perms []string, h func(c *call) response) { addRoute(http.MethodGet, path, perms, h) }
 	add("/policies/authorizationPolicy", permReadAuthzPolicy, getAuthorizationPolicy)
 	add("/policies/crossTenantAccessPolicy/default", permReadCrossTenantAcces, getCrossTenantDefault)
 	add("/policies/crossTenantAccessPolicy/partners/{id}", permReadCrossTenantAcces, getCrossTenantPartner)
