@@ -28,6 +28,7 @@ func splitBatch(b Batch, max int) []Batch {
 	spread(&cur.Stage, b.Stage, room)
 	spread(&cur.Log, b.Log, room)
 	cur.DeltaLink, cur.Status, cur.Quarantine, cur.Unlock = b.DeltaLink, b.Status, b.Quarantine, b.Unlock
+	cur.FastLink = b.FastLink
 	return append(chunks, cur)
 }
 

@@ -20,7 +20,8 @@ import (
 // Layout: bucket "pairs" holds one bucket per pair, which holds the
 // buckets "map" (source ID -> entry, same codec as Redis), "staged",
 // "decide" and "log" (8-byte time + 8-byte sequence -> JSON record) and
-// the keys "delta", "status", "quar" and "logn" (record count). Bucket
+// the keys "delta", "fast" (the fast lane's delta link), "status", "quar"
+// and "logn" (record count). Bucket
 // "meta" holds "fence", the last lease fence number.
 type boltStore struct {
 	db   *bolt.DB
@@ -69,6 +70,7 @@ var (
 	bucketDecide = []byte("decide")
 	bucketLog    = []byte("log")
 	keyDelta     = []byte("delta")
+	keyFast      = []byte("fast")
 	keyStatus    = []byte("status")
 	keyQuar      = []byte("quar")
 	keyLogN      = []byte("logn")
@@ -192,4 +194,19 @@ func (s *boltStore) DeltaLink(ctx context.Context, pair string) (string, error) 
 		return nil
 	})
 	return v, s.wrap("read delta link of "+pair, err)
+}
+
+// FastLink reads the committed delta link of the pair's fast lane.
+func (s *boltStore) FastLink(ctx context.Context, pair string) (string, error) {
+	if err := checkPair(pair); err != nil {
+		return "", err
+	}
+	var v string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if p := pairBucket(tx, pair); p != nil {
+			v = string(p.Get(keyFast))
+		}
+		return nil
+	})
+	return v, s.wrap("read fast lane link of "+pair, err)
 }

@@ -131,6 +131,11 @@ func (s *boltStore) applyTail(p *bolt.Bucket, pair string, b Batch) error {
 			return err
 		}
 	}
+	if b.FastLink != nil {
+		if err := p.Put(keyFast, []byte(*b.FastLink)); err != nil {
+			return err
+		}
+	}
 	if b.Status != nil {
 		st := *b.Status
 		st.Pair, st.Quarantine, st.StagedCount = pair, Quarantine{}, 0

@@ -56,6 +56,7 @@ func runContract(t *testing.T, open opener) {
 		{"BulkReadWrite", testBulk},
 		{"MultiChunkBatch", testMultiChunk},
 		{"DeltaLinkOnlyOnCommit", testDeltaLink},
+		{"FastLinkApart", testFastLink},
 		{"FencedAfterTakeover", testFencedAfterTakeover},
 		{"ExpiredHolderFenced", testExpiredHolderFenced},
 		{"ReleaseByNonHolder", testReleaseByNonHolder},

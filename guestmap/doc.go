@@ -41,6 +41,7 @@
 //	ctsync:pairs              SET     names of every pair ever leased
 //	ctsync:{P}:map            HASH    source object ID -> entry (binary, see below)
 //	ctsync:{P}:delta          STRING  the committed delta link
+//	ctsync:{P}:fast           STRING  the fast lane's committed delta link (Batch.FastLink)
 //	ctsync:{P}:lease          STRING  lease token, with PX TTL
 //	ctsync:{P}:holder         STRING  who holds the lease (Options.Holder), set and cleared with it
 //	ctsync:{P}:fence          STRING  counter, INCR on every new lease (Lease.Fence)

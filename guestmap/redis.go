@@ -131,3 +131,18 @@ func (s *redisStore) DeltaLink(ctx context.Context, pair string) (string, error)
 	}
 	return v, nil
 }
+
+// FastLink returns the committed delta link of the pair's fast lane.
+func (s *redisStore) FastLink(ctx context.Context, pair string) (string, error) {
+	if err := checkPair(pair); err != nil {
+		return "", err
+	}
+	v, err := s.c.Get(ctx, s.key(pair, "fast")).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.wrap(ctx, "read fast lane link of "+pair, err)
+	}
+	return v, nil
+}

@@ -86,6 +86,7 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 	keys := []string{
 		s.key(pair, "lease"), s.key(pair, "map"), s.key(pair, "delta"), s.key(pair, "status"),
 		s.key(pair, "quar"), s.key(pair, "staged"), s.key(pair, "decide"), s.key(pair, "log"),
+		s.key(pair, "fast"),
 	}
 	flags := ""
 	if c.DropMap {
@@ -96,6 +97,9 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 	}
 	if c.ClearQuarantine {
 		flags += "Q"
+	}
+	if c.FastLink != nil {
+		flags += "F" // a fast lane link follows the delta link
 	}
 	hasDelta := "0"
 	if c.DeltaLink != nil {
@@ -148,6 +152,9 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 	}
 	if c.DeltaLink != nil {
 		args = append(args, *c.DeltaLink)
+	}
+	if c.FastLink != nil {
+		args = append(args, *c.FastLink)
 	}
 	for _, l := range c.Unlock {
 		keys = append(keys, s.lockKey(pair, l.sourceID))

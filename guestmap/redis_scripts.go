@@ -71,13 +71,15 @@ return {1}
 
 // scriptApply is one fenced chunk of a Batch.
 // KEYS: 1 lease, 2 map, 3 delta, 4 status, 5 quar, 6 staged, 7 decide,
-// 8 log, 9.. user lock keys to release.
-// ARGV: 1 token, 2 flags (M drop map, D drop delta, Q clear quarantine),
+// 8 log, 9 fast (the fast lane's delta link), 10.. user lock keys to
+// release.
+// ARGV: 1 token, 2 flags (M drop map, D drop delta, Q clear quarantine,
+// F a fast lane link follows the delta link),
 // 3 log cap, 4 #delete, 5 #put, 6 #unstage, 7 #stage, 8 #log,
 // 9 "1" when a delta link follows, 10 status JSON or "", 11 quarantine
 // JSON or "", 12 #unlock; then from 13: delete IDs, put (ID, value) pairs,
-// unstage IDs, stage (ID, JSON) pairs, log JSON, the delta link, unlock
-// tokens.
+// unstage IDs, stage (ID, JSON) pairs, log JSON, the delta link, the fast
+// lane link, unlock tokens.
 var scriptApply = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED lease moved on')
@@ -103,10 +105,11 @@ for _ = 1, tonumber(ARGV[8]) do
   redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[3], '*', 'r', ARGV[i]); i = i + 1
 end
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[i]); i = i + 1 end
+if string.find(f, 'F', 1, true) then redis.call('SET', KEYS[9], ARGV[i]); i = i + 1 end
 if ARGV[10] ~= '' then redis.call('SET', KEYS[4], ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('SET', KEYS[5], ARGV[11]) end
 for j = 1, tonumber(ARGV[12]) do
-  if redis.call('GET', KEYS[8+j]) == ARGV[i] then redis.call('DEL', KEYS[8+j]) end
+  if redis.call('GET', KEYS[9+j]) == ARGV[i] then redis.call('DEL', KEYS[9+j]) end
   i = i + 1
 end
 return 1

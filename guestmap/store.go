@@ -52,6 +52,10 @@ type Store interface {
 
 	// DeltaLink returns the committed delta link of pair, "" when none.
 	DeltaLink(ctx context.Context, pair string) (string, error)
+	// FastLink returns the committed delta link of pair's fast lane (a
+	// second, narrower delta read of the same source; see Batch.FastLink),
+	// "" when none.
+	FastLink(ctx context.Context, pair string) (string, error)
 
 	// Status returns the pair's status record with its current quarantine
 	// and the number of staged actions. A pair never written returns a
@@ -102,7 +106,7 @@ type Store interface {
 
 // Batch is one fenced write for a pair. Steps run in this order: the
 // Drop*/ClearQuarantine resets, Delete, Put, Unstage, Stage, Log, then
-// DeltaLink, Status, Quarantine and Unlock.
+// DeltaLink, FastLink, Status, Quarantine and Unlock.
 type Batch struct {
 	// DropMap deletes every entry of the pair (ResetPair, Rebuild).
 	DropMap bool
@@ -128,6 +132,12 @@ type Batch struct {
 
 	// DeltaLink, when not nil, commits a new delta link.
 	DeltaLink *string
+	// FastLink, when not nil, commits a new delta link of the pair's fast
+	// lane, kept apart from DeltaLink: the fast lane and the cycle read the
+	// same source from their own points. DropDeltaLink leaves it: it is
+	// only a position, and the fast lane applies nothing the cycle would
+	// not.
+	FastLink *string
 	// Status, when not nil, replaces the pair's status record (its
 	// Quarantine and StagedCount fields are ignored: they are kept apart).
 	Status *Status

@@ -105,6 +105,11 @@ func (w *store) DeltaLink(ctx context.Context, pair string) (_ string, err error
 	return w.s.DeltaLink(ctx, pair)
 }
 
+func (w *store) FastLink(ctx context.Context, pair string) (_ string, err error) {
+	defer w.done("fast_link", pair, time.Now(), &err)
+	return w.s.FastLink(ctx, pair)
+}
+
 func (w *store) Status(ctx context.Context, pair string) (_ guestmap.Status, err error) {
 	defer w.done("status", pair, time.Now(), &err)
 	return w.s.Status(ctx, pair)
