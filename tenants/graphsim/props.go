@@ -124,6 +124,8 @@ var userProps = []propDef{
 	{name: "preferredLanguage", kind: kString, writable: true, def: true, ops: "eq=A ne=A ge=A le=A in=A startsWith=A null=A"},
 	{name: "proxyAddresses", kind: kStrings, ops: "eq=D ne=A ge=D le=D startsWith=D endsWith=A null=A"},
 	{name: "showInAddressList", kind: kBool, writable: true, ops: "eq=A ne=A ge=A le=A in=A"},
+	// Set by POST /users/{id}/revokeSignInSessions (revoke.go); read-only.
+	{name: "signInSessionsValidFromDateTime", kind: kString},
 	{name: "state", kind: kString, writable: true, maxLen: 128, ops: "eq=D ne=A ge=D le=D in=D startsWith=D null=A"},
 	{name: "streetAddress", kind: kString, writable: true, maxLen: 1024, ops: "eq=A ne=A ge=A le=A in=A startsWith=A null=A"},
 	{name: "surname", kind: kString, writable: true, def: true, maxLen: 64, ops: "eq=D ne=A ge=D le=D in=D startsWith=D null=A"},
