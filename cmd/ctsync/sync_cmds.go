@@ -158,6 +158,7 @@ func runDaemon(fs *pflag.FlagSet) runFunc {
 		m.attach(a)
 		share.OnShare = m.share
 		r.OnReport = m.observe
+		r.OnFast = m.fastLane()
 		hub := newProgressHub(a)
 		hub.Subscribe(m.progress)
 		_ = hub // watched by the metrics, the log and the status page

@@ -116,6 +116,7 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			QuarantineMinFailures: cfg.Worker.QuarantineMinFailures,
 			Retry:                 worker.Backoff{Base: time.Minute, Max: 6 * time.Hour},
 			SpoolDir:              spoolDir(cfg),
+			RevokeSessions:        pc.Revokes(),
 			Log:                   log,
 		})
 	}
@@ -172,7 +173,9 @@ func (a *App) Runner() *worker.Runner {
 		Interval:           a.Config.Worker.Interval.Duration,
 		QuarantineInterval: a.Config.Worker.QuarantineInterval.Duration,
 		CycleTimeout:       a.Config.Worker.CycleTimeout.Duration,
-		Log:                a.Log,
+		// Run only (the daemon): Once never starts a fast lane.
+		FastInterval: a.Config.Worker.FastInterval.Duration,
+		Log:          a.Log,
 		// An admin lifts a quarantine in the store (ctsync reset
 		// --quarantine); a store that cannot answer keeps it.
 		StillQuarantined: func(ctx context.Context, pair string) bool {

@@ -87,6 +87,12 @@ type Worker struct {
 	// QuarantineInterval is the slower cycle interval of a quarantined pair.
 	// Default 1h.
 	QuarantineInterval Duration `toml:"quarantine_interval"`
+	// FastInterval is the time between rounds of each pair's fast lane in
+	// `ctsync run`: a delta read of its own that disables (and revokes the
+	// sessions of) the guests of source users disabled, deleted or out of
+	// scope, within seconds instead of at the next cycle. Default 10s;
+	// "0s" turns the fast lane off.
+	FastInterval Duration `toml:"fast_interval"`
 }
 
 // Credential kinds a tenant can use.
@@ -147,9 +153,16 @@ type Pair struct {
 	InviteRedirectURL string `toml:"invite_redirect_url"`
 	// Disabled keeps a pair in the file without running it.
 	Disabled bool `toml:"disabled"`
+	// RevokeSessions makes the fast lane revoke the sign-in sessions of the
+	// guests it disables. Default true; see Revokes.
+	RevokeSessions *bool `toml:"revoke_sessions"`
 
 	policy.PairSpec
 }
+
+// Revokes reports whether the pair's fast lane revokes the sessions of the
+// guests it disables (revoke_sessions, default true).
+func (p *Pair) Revokes() bool { return p.RevokeSessions == nil || *p.RevokeSessions }
 
 // Duration is a time.Duration written as a Go duration string ("90s", "1m").
 type Duration struct{ time.Duration }

@@ -11,6 +11,7 @@ const (
 	DefaultQuarantineRatio       = 0.4
 	DefaultQuarantineMinFailures = 10
 	DefaultQuarantineInterval    = time.Hour
+	DefaultFastInterval          = 10 * time.Second
 	DefaultStampAttribute        = "extensionAttribute15"
 	DefaultInviteRedirectURL     = "https://myapplications.microsoft.com"
 	DefaultCredential            = CredClientSecret
@@ -25,6 +26,10 @@ func (c *Config) SetDefaults() {
 	setDuration(&w.CycleTimeout, DefaultCycleTimeout)
 	setDuration(&w.LeaseTTL, DefaultLeaseTTL)
 	setDuration(&w.QuarantineInterval, DefaultQuarantineInterval)
+	if _, written := c.lines["worker.fast_interval"]; !written {
+		// Only when left out: "0s" written turns the fast lane off.
+		setDuration(&w.FastInterval, DefaultFastInterval)
+	}
 	if w.ConcurrencyPerTarget == 0 {
 		w.ConcurrencyPerTarget = DefaultConcurrencyPerTarget
 	}

@@ -113,6 +113,11 @@ func (c *Config) validateWorker(p *problems) {
 	within("worker.interval", w.Interval, MaxInterval, "a pair synced less than daily is not being synced")
 	within("worker.cycle_timeout", w.CycleTimeout, MaxCycleTimeout, "a cycle still running after a day is stuck, not slow")
 	within("worker.quarantine_interval", w.QuarantineInterval, MaxQuarantineInterval, "a quarantined pair still retries weekly")
+	if f := w.FastInterval.Duration; f < 0 || (f > 0 && f < time.Second) {
+		p.addf("worker.fast_interval", "must be \"0s\" (no fast lane) or at least 1s (each round is a Graph request per pair), got %s", f)
+	} else if f > w.Interval.Duration && w.Interval.Duration > 0 {
+		p.addf("worker.fast_interval", "at most worker.interval (%s): a fast lane slower than the cycles does nothing they do not, got %s", w.Interval.Duration, f)
+	}
 	if w.LeaseTTL.Duration < 5e9 {
 		p.addf("worker.lease_ttl", "must be at least 5s so a lease survives a slow Graph call, got %s", w.LeaseTTL.Duration)
 	} else if w.LeaseTTL.Duration > MaxLeaseTTL {

@@ -48,6 +48,13 @@ type Pair struct {
 	// (replicas sharing a store split the pairs; see sync/shard). Nil
 	// runs every pair whose lease it can take (`ctsync once`).
 	Sharing Sharing
+	// RevokeSessions makes the fast lane revoke the sign-in sessions of
+	// the guests it disables (see fastlane.go).
+	RevokeSessions bool
+
+	// lane shares the pair's lease between its cycle and its fast lane
+	// in this process (see fastLane).
+	lane fastLane
 }
 
 // Sharing decides which replica runs which pair.
@@ -94,7 +101,7 @@ func (p *Pair) cycle(ctx context.Context, expect string) (rep Report) {
 			return rep
 		}
 	}
-	lease, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
+	lease, err := p.acquireCycleLease(ctx)
 	if errors.Is(err, guestmap.ErrHeld) {
 		rep.Skipped = "another ctsync holds the pair's lease"
 		if holder, _, held, herr := p.Store.LeaseHolder(ctx, p.PairName); herr == nil && held && holder != "" {
@@ -110,7 +117,9 @@ func (p *Pair) cycle(ctx context.Context, expect string) (rep Report) {
 	// Extend the lease while working; losing it cancels the cycle so no
 	// further work is done under a lease someone else may now hold.
 	ctx, stopKeeping := lease.KeepAlive(ctx)
+	unshare := p.shareCycleLease(ctx, lease) // the fast lane runs under it meanwhile
 	defer func() {
+		unshare()
 		stopKeeping()
 		// Release with a fresh context: the cycle's may be cancelled.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -26,6 +26,9 @@ type Source interface {
 	// Domains returns the tenant's verified domain names: adopting a guest
 	// by mail needs the mail's domain to be one of them.
 	Domains(ctx context.Context) ([]string, error)
+	// LatestDelta returns a delta link from now on without reading any
+	// user ($deltatoken=latest): the fast lane's first link.
+	LatestDelta(ctx context.Context, props []string) (string, error)
 }
 
 // Target writes B2B users into a target tenant. Package tenants implements it.
@@ -45,6 +48,9 @@ type Target interface {
 	HardDelete(ctx context.Context, id string) error
 	// Stamped streams every user carrying a ctsync stamp.
 	Stamped(ctx context.Context, page func([]directory.User) error) error
+	// RevokeSessions invalidates a user's sign-in sessions (the fast
+	// lane, after disabling a guest).
+	RevokeSessions(ctx context.Context, id string) error
 }
 
 // Rules is what the worker needs of a pair's compiled policy.

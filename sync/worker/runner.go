@@ -70,6 +70,12 @@ type Runner struct {
 	// stop. When nil, a pair whose last cycle reported quarantine ignores
 	// requests until its next cycle.
 	StillQuarantined func(ctx context.Context, pair string) bool
+	// FastInterval, when positive, runs the fast lane of every pair that
+	// has one (FastLaner) in Run, every FastInterval between the end of a
+	// round and the start of the next (see fastlane.go); 0 runs none.
+	FastInterval time.Duration
+	// OnFast, when set, receives every fast round's report (metrics).
+	OnFast func(FastReport)
 
 	once    sync.Once
 	trigger chan struct{}
@@ -173,6 +179,9 @@ func (r *Runner) Run(ctx context.Context) {
 	})
 	for i, p := range r.Pairs {
 		wg.Go(func() { r.loop(ctx, p, triggers[i]) })
+		if f, ok := p.(FastLaner); ok && r.FastInterval > 0 {
+			wg.Go(func() { r.fastLoop(ctx, f) })
+		}
 	}
 	wg.Wait()
 }
