@@ -25,7 +25,7 @@ type Observer interface {
 // guestmap.Store except Close.
 var Ops = []string{
 	"acquire", "lease_holder", "lock_user", "apply", "get", "get_many", "scan", "count",
-	"delta_link", "status", "clear_quarantine", "staged", "decide", "append_log", "logs", "pairs",
+	"delta_link", "fast_link", "status", "clear_quarantine", "staged", "decide", "append_log", "logs", "pairs",
 	"heartbeat", "leave", "replicas", "epoch",
 }
 
