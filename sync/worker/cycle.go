@@ -315,9 +315,10 @@ func (c *cycle) readManagers(ctx context.Context, users []directory.User) error 
 	return nil
 }
 
-// usersToRevisit finds users the delta did not mention but the cycle must
-// plan: parked users due for a retry, group-scope members that joined or
-// left, and (after a full read) mapped users the source no longer has.
+// usersToRevisit adds to the spool the users the delta did not mention but
+// the cycle must plan: parked users due for a retry, group-scope members
+// that joined or left, and (after a full read) mapped users the source no
+// longer has.
 func (c *cycle) usersToRevisit(ctx context.Context, sp *spool, full bool) error {
 	p := c.p
 	// After a failed cycle the parked count is stale (only a finished
