@@ -92,7 +92,7 @@ func TestValidateEachMistakeExits2(t *testing.T) {
 		{"unset variable", `client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "CTSYNC_TEST_SURELY_UNSET"`, "tenant[2].client_secret_env"},
 		{"long domain", `domain = "contoso.onmicrosoft.com"`, `domain = "` + strings.Repeat("a.", 200) + `com"`, "tenant[0].domain"},
 		{"unknown key", `interval = "1m"`, "interval = \"1m\"\nintervall = \"2m\"", "worker.intervall"},
-		{"wrong type", `concurrency_per_target = 32`, `concurrency_per_target = "four"`, "worker.concurrency_per_target"},
+		{"wrong type", `concurrency_per_target = 64`, `concurrency_per_target = "four"`, "worker.concurrency_per_target"},
 		{"bad duration", `lease_ttl = "30s"`, `lease_ttl = "30 seconds"`, "worker.lease_ttl"},
 		{"unknown tenant", `target = "fabrikam"`, `target = "fabricam"`, "pair[0].target"},
 		{"duplicate pair", `name = "contoso-to-northwind"`, `name = "contoso-to-fabrikam"`, "pair[2].name"},
