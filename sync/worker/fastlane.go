@@ -308,7 +308,7 @@ func (p *Pair) fastApply(ctx context.Context, lease *guestmap.Lease, reported ma
 	}
 	scoped := len(p.Rules.Groups()) == 0
 	props := p.fastProps()
-	var todo []fastDecision
+	var todo, revokes []fastDecision
 	for _, id := range ids {
 		e, ok := entries[id]
 		if !ok {
@@ -330,8 +330,11 @@ func (p *Pair) fastApply(ctx context.Context, lease *guestmap.Lease, reported ma
 			}
 			d = decideFast(*full, e, p.Rules, scoped, true)
 		}
-		if d.act {
+		switch {
+		case d.act:
 			todo = append(todo, d)
+		case d.revoke && p.RevokeSessions:
+			revokes = append(revokes, d)
 		}
 	}
 	if n := p.Rules.DeletionThreshold(); n > 0 && len(todo) > n {
@@ -344,6 +347,11 @@ func (p *Pair) fastApply(ctx context.Context, lease *guestmap.Lease, reported ma
 		return true, nil
 	}
 	all = true
+	for _, d := range revokes {
+		if err := p.fastRevoke(ctx, lease, d); err != nil {
+			return false, err
+		}
+	}
 	for _, d := range todo {
 		done, err := p.fastDisable(ctx, lease, d, rep)
 		if err != nil {
@@ -363,8 +371,10 @@ type fastDecision struct {
 	event             policy.Event
 	reason            string
 	// act: disable the guest. reread: read the user by ID and decide
-	// again (scope needs properties the delta item lacks).
-	act, reread bool
+	// again (scope needs properties the delta item lacks). revoke: the
+	// guest is disabled already (a cycle got there first, and a cycle
+	// does not revoke sessions): only revoke its sessions.
+	act, reread, revoke bool
 }
 
 // decideFast decides about one reported user u whose map entry is e:
@@ -375,8 +385,8 @@ type fastDecision struct {
 // so the scope can be evaluated (else reread).
 func decideFast(u directory.User, e guestmap.Entry, rules Rules, scoped, complete bool) fastDecision {
 	d := fastDecision{sourceID: u.ID, guestID: e.GuestID}
-	if e.GuestID == "" || e.State != guestmap.StateActive {
-		return d // no guest, or already disabled, deleted, staged or parked
+	if e.GuestID == "" || (e.State != guestmap.StateActive && e.State != guestmap.StateDisabled) {
+		return d // no guest, or deleted, staged or parked
 	}
 	switch {
 	case u.Removed == directory.SoftDeleted:
@@ -404,9 +414,41 @@ func decideFast(u directory.User, e guestmap.Entry, rules Rules, scoped, complet
 	}
 	switch rules.Action(d.event) {
 	case plan.Disable, plan.SoftDelete, plan.HardDelete:
-		d.act = true
+		d.act = e.State == guestmap.StateActive
+		d.revoke = e.State == guestmap.StateDisabled
 	}
 	return d
+}
+
+// fastRevoke revokes the sessions of a guest a cycle disabled before the
+// fast lane saw its source user change, after the same ownership check,
+// and logs it (action "revoke-sessions"). Revoking twice is harmless, so
+// a guest whose sessions were revoked already costs a request, no more. A
+// failure is logged and not retried (the guest cannot sign in again);
+// an error is the store failing.
+func (p *Pair) fastRevoke(ctx context.Context, lease *guestmap.Lease, d fastDecision) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	props := append(append([]string{}, plan.OwnershipProps...), p.StampAttribute)
+	g, err := p.Target.Get(ctx, d.guestID, props)
+	if err == nil {
+		err = plan.CheckOwned(*g, p.StampAttribute, p.Stamp(d.sourceID), plan.Disable)
+	}
+	if err == nil {
+		err = p.Target.RevokeSessions(ctx, d.guestID)
+	}
+	if err != nil {
+		p.log().Warn("fast lane: sessions of a disabled guest not revoked", "pair", p.PairName, "src", d.sourceID, "guest", d.guestID, "error", err)
+		return nil
+	}
+	rec := guestmap.Record{Time: p.now(), Pair: p.PairName, Cycle: "fast-lane", SourceID: d.sourceID, GuestID: d.guestID,
+		Action: "revoke-sessions", Result: "ok", Error: "fast lane: " + d.reason + "; the guest was disabled already: sessions revoked"}
+	if err := p.Store.Apply(ctx, lease, guestmap.Batch{Log: []guestmap.Record{rec}}); err != nil {
+		return fmt.Errorf("record revocation of %s: %w", d.sourceID, err)
+	}
+	p.log().Info("fast lane: sessions revoked", "pair", p.PairName, "src", d.sourceID, "guest", d.guestID, "reason", d.reason)
+	return nil
 }
 
 // carriesAll reports whether u carries every property of props (a delta

@@ -72,7 +72,7 @@ func TestDecideFast(t *testing.T) {
 		{"partial item, group scope: disabled", onlyEnabled(false), active, blocking, []string{"grp"}, false, true, false, policy.Disabled},
 		{"group scope: no scope check", fullUser("u", "Ops", true), active, blocking, []string{"grp"}, true, false, false, ""},
 		{"lifecycle none: nothing", fullUser("u", "Sales", false), active, none, nil, true, false, false, policy.Disabled},
-		{"already disabled", fullUser("u", "Sales", false), with(guestmap.StateDisabled), blocking, nil, true, false, false, ""},
+		{"already disabled: revoke only", fullUser("u", "Sales", false), with(guestmap.StateDisabled), blocking, nil, true, false, false, policy.Disabled},
 		{"staged", fullUser("u", "Sales", false), with(guestmap.StateStaged), blocking, nil, true, false, false, ""},
 		{"parked", fullUser("u", "Sales", false), with(guestmap.StateParked), blocking, nil, true, false, false, ""},
 		{"soft-deleted guest", directory.User{ID: "u", Removed: directory.HardDeleted}, with(guestmap.StateSoftDeleted), blocking, nil, false, false, false, ""},
@@ -82,7 +82,8 @@ func TestDecideFast(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := laneRules{actions: tt.actions, groups: tt.groups}
 			d := decideFast(tt.u, tt.e, r, len(tt.groups) == 0, tt.complete)
-			if d.act != tt.act || d.reread != tt.reread || d.event != tt.event {
+			wantRevoke := tt.e.State == guestmap.StateDisabled && tt.event != ""
+			if d.act != tt.act || d.reread != tt.reread || d.event != tt.event || d.revoke != wantRevoke {
 				t.Errorf("act=%v reread=%v event=%q, want act=%v reread=%v event=%q", d.act, d.reread, d.event, tt.act, tt.reread, tt.event)
 			}
 			if d.act && d.guestID != "g" {
@@ -351,5 +352,34 @@ func TestFastRoundSharesTheCycleLease(t *testing.T) {
 	p.lane.gate.Unlock()
 	if err := <-got; err != nil {
 		t.Fatalf("cycle after the fast round: %v", err)
+	}
+}
+
+// TestFastRoundRevokesWhatACycleDisabled: a cycle disabled the guest
+// before the fast lane saw the change (a cycle revokes no sessions): the
+// fast lane revokes its sessions, after the ownership check, and logs it.
+func TestFastRoundRevokesWhatACycleDisabled(t *testing.T) {
+	ctx := context.Background()
+	p, src, dst := lanePair(t, laneRules{actions: blocking})
+	l, err := p.Store.Acquire(ctx, p.PairName, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := p.Store.Get(ctx, p.PairName, "c")
+	e.State = guestmap.StateDisabled
+	if err := p.Store.Apply(ctx, l, guestmap.Batch{Put: []guestmap.Entry{e}}); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Release(ctx)
+	dst.guests["g-c"].Attrs["accountEnabled"] = false
+	src.users["c"] = fullUser("c", "Sales", false)
+	src.rounds = [][]directory.User{{{ID: "c", Attrs: map[string]any{"accountEnabled": false}}}}
+	rep := p.FastRound(ctx)
+	if rep.Err != nil || len(rep.Disabled) != 0 || !dst.revoked["g-c"] {
+		t.Fatalf("round: %+v, revoked %v", rep, dst.revoked["g-c"])
+	}
+	recs, _ := p.Store.Logs(ctx, guestmap.LogQuery{Pair: p.PairName, SourceID: "c"})
+	if len(recs) != 1 || recs[0].Action != "revoke-sessions" {
+		t.Errorf("log of c: %+v", recs)
 	}
 }
