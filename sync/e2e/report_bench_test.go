@@ -343,7 +343,7 @@ type simProcess struct {
 // startSimProcess starts `ctsync sim` with two tenants of n users and
 // waits for its ready line, printed once the info and config files are
 // written.
-func startSimProcess(t *testing.T, bin string, n int, profile string) *simProcess {
+func startSimProcess(t testing.TB, bin string, n int, profile string) *simProcess {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "sim", "--tenants", "2", "--users", strconv.Itoa(n), "--seed", "3", "--profile", profile,
@@ -404,7 +404,7 @@ func startSimProcess(t *testing.T, bin string, n int, profile string) *simProces
 
 // stop interrupts the simulator (it shuts down cleanly on SIGINT) and
 // returns its peak RSS in KB.
-func (s *simProcess) stop(t *testing.T) int64 {
+func (s *simProcess) stop(t testing.TB) int64 {
 	if s.stopped {
 		return s.rssKB
 	}
@@ -425,7 +425,7 @@ func (s *simProcess) stop(t *testing.T) int64 {
 // cpu is the simulator's CPU time so far (user + system), from
 // /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s: Linux's
 // USER_HZ everywhere but exotic builds).
-func (s *simProcess) cpu(t *testing.T) time.Duration {
+func (s *simProcess) cpu(t testing.TB) time.Duration {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
@@ -440,7 +440,7 @@ func (s *simProcess) cpu(t *testing.T) time.Duration {
 }
 
 // stats reads the simulator's counters from its GET /_sim/stats.
-func (s *simProcess) stats(t *testing.T) graphsim.Stats {
+func (s *simProcess) stats(t testing.TB) graphsim.Stats {
 	t.Helper()
 	base := strings.TrimSuffix(s.info.Graph, "/v1.0")
 	resp, err := s.client.Get(base + graphsim.StatsPath)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -46,13 +45,14 @@ func BenchmarkScaleFirstSync(b *testing.B) {
 	}
 	for range b.N {
 		dir := b.TempDir()
-		simRSS := startScaleSim(b, dir, users)
-		a := benchPair(b, nil, dir, benchWiring{store: guestmap.Options{NoSync: true}, configPath: filepath.Join(dir, "ctsync.toml"),
+		sim := startSimProcess(b, ctsyncBinary(b), users, "exact")
+		a := benchPair(b, nil, dir, benchWiring{store: guestmap.Options{NoSync: true}, configPath: filepath.Join(sim.dir, "ctsync.toml"),
 			storeURL: os.Getenv("CTSYNC_SCALE_REDIS"), adjust: func(c *config.Config) { c.Worker.CycleTimeout.Duration = cycle }})
 		runtime.GC()
 		baseAnon := scaleStatusKB(b, "self", "RssAnon")
 		var heapPeak, anonPeak atomic.Uint64
 		stopSampling := scaleHeapPeak(&heapPeak, &anonPeak)
+		stats0, cpu0 := sim.stats(b), sim.cpu(b)
 		start := time.Now()
 		cycles, created, managers := 0, 0, 0
 		for {
@@ -73,6 +73,11 @@ func BenchmarkScaleFirstSync(b *testing.B) {
 		}
 		wall := time.Since(start)
 		stopSampling()
+		simCPU, stats := sim.cpu(b)-cpu0, sim.stats(b)
+		var requests int64
+		for _, name := range []string{"contoso", "fabrikam"} {
+			requests += stats.Tenant(name).Requests - stats0.Tenant(name).Requests
+		}
 		peak := scaleStatusKB(b, "self", "VmHWM")
 		stamped, dups := scaleStamps(b, a.Pairs[0].Target)
 		// A guest may wait for its manager only while the manager has no
@@ -117,37 +122,13 @@ func BenchmarkScaleFirstSync(b *testing.B) {
 		b.ReportMetric(float64(scaleStatusKB(b, "self", "RssFile"))/1024, "ctsync-store-mapped-MB")
 		b.ReportMetric(float64(heapPeak.Load())/(1<<20), "ctsync-peak-heap-MB")
 		b.ReportMetric(float64(int(anonPeak.Load())-baseAnon)*1024/float64(users), "anon-bytes/user")
-		b.ReportMetric(float64(simRSS())/1024, "sim-peak-rss-MB")
+		b.ReportMetric(float64(sim.stop(b))/1024, "sim-peak-rss-MB")
+		// The simulator must never be the bottleneck: its CPU per request
+		// should not grow with the tenant.
+		b.ReportMetric(float64(simCPU.Microseconds())/float64(max(requests, 1)), "sim-cpu-µs/request")
+		b.ReportMetric(float64(requests)/float64(max(created, 1)), "graph-req/guest")
 		a.Close()
 	}
-}
-
-// startScaleSim runs `ctsync sim` with two tenants of users each until
-// the benchmark ends, writing its config into dir; it returns a function
-// reading the simulator's peak RSS in KB.
-func startScaleSim(b *testing.B, dir string, users int) func() int {
-	b.Helper()
-	cfg := filepath.Join(dir, "ctsync.toml")
-	cmd := exec.Command(ctsyncBinary(b), "sim", "--tenants", "2", "--users", strconv.Itoa(users), "--seed", "3",
-		"--state-dir", dir, "--write-config", cfg, "--log-level", "warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		if _, err := os.Stat(cfg); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("the simulator wrote no config in 5 minutes")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // the file is written, then closed
-	pid := strconv.Itoa(cmd.Process.Pid)
-	return func() int { return scaleStatusKB(b, pid, "VmHWM") }
 }
 
 // scaleStatusKB reads a "kB" line of /proc/<pid>/status.
