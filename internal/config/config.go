@@ -90,8 +90,8 @@ type Worker struct {
 	// FastInterval is the time between rounds of each pair's fast lane in
 	// `ctsync run`: a delta read of its own that disables (and revokes the
 	// sessions of) the guests of source users disabled, deleted or out of
-	// scope, within seconds instead of at the next cycle. Default 10s;
-	// "0s" turns the fast lane off.
+	// scope, within seconds instead of at the next cycle. Default 10s, or
+	// Interval when that is shorter; "0s" turns the fast lane off.
 	FastInterval Duration `toml:"fast_interval"`
 }
 

@@ -27,8 +27,9 @@ func (c *Config) SetDefaults() {
 	setDuration(&w.LeaseTTL, DefaultLeaseTTL)
 	setDuration(&w.QuarantineInterval, DefaultQuarantineInterval)
 	if _, written := c.lines["worker.fast_interval"]; !written {
-		// Only when left out: "0s" written turns the fast lane off.
-		setDuration(&w.FastInterval, DefaultFastInterval)
+		// Only when left out: "0s" written turns the fast lane off. Never
+		// slower than the cycles (a short interval in tests and demos).
+		setDuration(&w.FastInterval, min(DefaultFastInterval, w.Interval.Duration))
 	}
 	if w.ConcurrencyPerTarget == 0 {
 		w.ConcurrencyPerTarget = DefaultConcurrencyPerTarget

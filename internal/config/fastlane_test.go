@@ -23,7 +23,8 @@ func TestFastLaneSettings(t *testing.T) {
 		{"set", worker(`fast_interval = "3s"`), 3 * time.Second, ""},
 		{"negative", worker(`fast_interval = "-1s"`), 0, `:7: worker.fast_interval: must be "0s"`},
 		{"too fast", worker(`fast_interval = "200ms"`), 0, `:7: worker.fast_interval: must be "0s"`},
-		{"slower than the cycles", worker(`fast_interval = "5m"`), 0, ":7: worker.fast_interval: at most worker.interval"},
+		{"over a day", worker(`fast_interval = "25h"`), 0, ":7: worker.fast_interval: at most 24h0m0s"},
+		{"default never slower than the cycles", strings.Replace(base, `interval = "2m"`, `interval = "3s"`, 1), 3 * time.Second, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -115,8 +115,8 @@ func (c *Config) validateWorker(p *problems) {
 	within("worker.quarantine_interval", w.QuarantineInterval, MaxQuarantineInterval, "a quarantined pair still retries weekly")
 	if f := w.FastInterval.Duration; f < 0 || (f > 0 && f < time.Second) {
 		p.addf("worker.fast_interval", "must be \"0s\" (no fast lane) or at least 1s (each round is a Graph request per pair), got %s", f)
-	} else if f > w.Interval.Duration && w.Interval.Duration > 0 {
-		p.addf("worker.fast_interval", "at most worker.interval (%s): a fast lane slower than the cycles does nothing they do not, got %s", w.Interval.Duration, f)
+	} else if f > MaxInterval {
+		p.addf("worker.fast_interval", "at most %s (a fast lane slower than the cycles does nothing they do not), got %s", MaxInterval, f)
 	}
 	if w.LeaseTTL.Duration < 5e9 {
 		p.addf("worker.lease_ttl", "must be at least 5s so a lease survives a slow Graph call, got %s", w.LeaseTTL.Duration)

@@ -48,6 +48,7 @@ var daemonFamilies = map[string]wantFamily{
 	"ctsync_actions_total":                    {counterType, "action,pair"},
 	"ctsync_users_not_written_total":          {counterType, "pair,reason"},
 	"ctsync_cycle_duration_seconds":           {histogramType, "pair"},
+	"ctsync_fast_lane_disable_seconds":        {histogramType, "pair"},
 	"ctsync_last_success_timestamp_seconds":   {gaugeType, "pair"},
 	"ctsync_cycle_in_progress":                {gaugeType, "pair"},
 	"ctsync_cycle_users_read":                 {gaugeType, "pair"},
