@@ -60,6 +60,7 @@ var daemonFamilies = map[string]wantFamily{
 	"ctsync_pair_quarantined":                 {gaugeType, "pair"},
 	"ctsync_lease_held":                       {gaugeType, "pair"},
 	"ctsync_pair_owned":                       {gaugeType, "pair"},
+	"ctsync_target_concurrency":               {gaugeType, "tenant"},
 	"ctsync_map_recoveries_total":             {counterType, "pair"},
 	"ctsync_graph_requests_total":             {counterType, "method,route,status,tenant"},
 	"ctsync_graph_request_duration_seconds":   {histogramType, "method,tenant"},
