@@ -167,6 +167,12 @@ func (p *Pair) FastRound(ctx context.Context) (rep FastReport) {
 	ctx, cancel := context.WithTimeout(ctx, FastRoundTimeout)
 	defer cancel()
 	lease, lctx, done := p.sharedLease()
+	if lease == nil {
+		p.lane.gate.Lock()
+		defer p.lane.gate.Unlock()
+		// A cycle may have published its lease while this round waited.
+		lease, lctx, done = p.sharedLease()
+	}
 	if lease != nil {
 		defer done()
 		rep.Shared = true
@@ -176,37 +182,24 @@ func (p *Pair) FastRound(ctx context.Context) (rep FastReport) {
 			cancel()
 		}
 	} else {
-		p.lane.gate.Lock()
-		defer p.lane.gate.Unlock()
-		// A cycle may have published its lease while this round waited.
-		if lease, lctx, done = p.sharedLease(); lease != nil {
-			defer done()
-			rep.Shared = true
-			stop := context.AfterFunc(lctx, cancel)
-			defer stop()
-			if lctx.Err() != nil {
-				cancel()
-			}
-		} else {
-			own, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
-			if errors.Is(err, guestmap.ErrHeld) {
-				rep.Skipped = "another ctsync holds the pair's lease"
-				return rep
-			}
-			if err != nil {
-				rep.Err = fmt.Errorf("pair %s: fast lane: take lease: %w", p.PairName, err)
-				return rep
-			}
-			var stopKeeping context.CancelFunc
-			ctx, stopKeeping = own.KeepAlive(ctx)
-			defer func() {
-				stopKeeping()
-				rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer rcancel()
-				_ = own.Release(rctx)
-			}()
-			lease = own
+		own, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
+		if errors.Is(err, guestmap.ErrHeld) {
+			rep.Skipped = "another ctsync holds the pair's lease"
+			return rep
 		}
+		if err != nil {
+			rep.Err = fmt.Errorf("pair %s: fast lane: take lease: %w", p.PairName, err)
+			return rep
+		}
+		var stopKeeping context.CancelFunc
+		ctx, stopKeeping = own.KeepAlive(ctx)
+		defer func() {
+			stopKeeping()
+			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer rcancel()
+			_ = own.Release(rctx)
+		}()
+		lease = own
 	}
 	if err := ctx.Err(); err != nil {
 		// The cycle's lease (or the round's time) ended already;
