@@ -33,7 +33,7 @@ func (p *Pair) Permissions() (source, target []Permission) {
 	}
 	target = []Permission{
 		{PermUserInvite, "invite the B2B users"},
-		{PermUserReadWrite, "find, stamp, update, disable and soft-delete the B2B users"},
+		{PermUserReadWrite, "find, stamp, update, disable and soft-delete the B2B users, and revoke the sessions of those the fast lane disables"},
 	}
 	restores, purges := p.Action(Restored) == Restore, false
 	for _, e := range Events {
