@@ -257,7 +257,7 @@ func isDeleted(u *user) bool { return !u.deletedAt.IsZero() }
 
 // eachUser walks the live users as the request's source shows them.
 func (v *indexView) eachUser(after string, fn func(*user) bool) {
-	v.each(v.t.ids, after, isLive, fn)
+	v.each(v.t.liveIDs(), after, isLive, fn)
 }
 
 // countUsers counts the live users passing fq in the view.

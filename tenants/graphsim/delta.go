@@ -172,14 +172,14 @@ func (c *call) deltaRound(st *deltaState) response {
 	// whether there is more); the live users come in ID order, so their
 	// walk stops there, and the deleted ones merged below cannot push a
 	// live user that was cut off back into the page.
-	start := 0
+	start, ids := 0, t.liveIDs()
 	if st.After != "" {
-		start, _ = slices.BinarySearch(t.ids, st.After)
-		if start < len(t.ids) && t.ids[start] == st.After {
+		start, _ = slices.BinarySearch(ids, st.After)
+		if start < len(ids) && ids[start] == st.After {
 			start++
 		}
 	}
-	for _, id := range t.ids[start:] {
+	for _, id := range ids[start:] {
 		if !consider(id) {
 			continue
 		}

@@ -23,28 +23,36 @@ type Tenant struct {
 	id     string
 	domain string
 
-	mu        sync.RWMutex
-	rng       *rand.Rand
-	users     map[string]*user  // live users by ID
-	upns      map[string]string // lower-cased UPN -> ID (live users)
-	ids       []string          // live user IDs, sorted: stable paging order
-	deleted   map[string]*user  // soft-deleted users by ID
-	tombs     map[string]uint64 // hard-deleted user ID -> sequence of the deletion
-	groups    map[string]*group
-	gids      []string // group IDs, sorted
-	apps      map[string]*app
-	seq       uint64       // change sequence; delta tokens remember it
-	epoch     uint64       // bumped by ExpireDeltaTokens
-	members   atomic.Int64 // live users, for throttling tiers
-	mainApp   *app
-	invCount  uint64
-	idx       searchIndex    // the lagging index of $filter and advanced queries
-	ix        eqIndex        // live users by the values ctsync looks up (index.go)
-	bulk      bool           // generating: ids are appended, sorted at the end
-	lastStamp any            // the last createdDateTime (stamp), boxed
-	rules     tenantRules    // collaboration settings, admin roles, domains (rules.go)
-	policies  tenantPolicies // authorization and cross-tenant access policies (policies.go)
-	mto       *mtoOrg        // the multi-tenant organisation, shared by the server's tenants (mto.go)
+	mu    sync.RWMutex
+	rng   *rand.Rand
+	users map[string]*user  // live users by ID
+	upns  map[string]string // lower-cased UPN -> ID (live users)
+	ids   []string          // live user IDs, sorted: stable paging order (read through liveIDs)
+	// pendingIDs are live user IDs created since ids was last merged:
+	// inserting each into the sorted ids moved the whole slice (with GC
+	// write barriers), which at 100,000 users was most of the simulator's
+	// CPU in a first sync. Readers merge them in (liveIDs); writers, who
+	// hold mu, append. idsMu serialises the merge between readers holding
+	// only mu's read lock.
+	pendingIDs []string
+	idsMu      sync.Mutex
+	deleted    map[string]*user  // soft-deleted users by ID
+	tombs      map[string]uint64 // hard-deleted user ID -> sequence of the deletion
+	groups     map[string]*group
+	gids       []string // group IDs, sorted
+	apps       map[string]*app
+	seq        uint64       // change sequence; delta tokens remember it
+	epoch      uint64       // bumped by ExpireDeltaTokens
+	members    atomic.Int64 // live users, for throttling tiers
+	mainApp    *app
+	invCount   uint64
+	idx        searchIndex    // the lagging index of $filter and advanced queries
+	ix         eqIndex        // live users by the values ctsync looks up (index.go)
+	bulk       bool           // generating: ids are appended, sorted at the end
+	lastStamp  any            // the last createdDateTime (stamp), boxed
+	rules      tenantRules    // collaboration settings, admin roles, domains (rules.go)
+	policies   tenantPolicies // authorization and cross-tenant access policies (policies.go)
+	mto        *mtoOrg        // the multi-tenant organisation, shared by the server's tenants (mto.go)
 }
 
 // user is one stored user object.
@@ -148,8 +156,8 @@ func (t *Tenant) insertLive(u *user) {
 	}
 	if t.bulk {
 		t.ids = append(t.ids, u.id) // new IDs; generate sorts them at the end
-	} else if i, found := slices.BinarySearch(t.ids, u.id); !found {
-		t.ids = slices.Insert(t.ids, i, u.id)
+	} else {
+		t.pendingIDs = append(t.pendingIDs, u.id) // merged by liveIDs
 	}
 	t.ix.add(u)
 	t.members.Store(int64(len(t.users)))
@@ -164,10 +172,36 @@ func (t *Tenant) removeLive(u *user) {
 			delete(t.upns, strings.ToLower(upn))
 		}
 	}
-	if i, found := slices.BinarySearch(t.ids, u.id); found {
-		t.ids = slices.Delete(t.ids, i, i+1)
+	ids := t.liveIDs()
+	if i, found := slices.BinarySearch(ids, u.id); found {
+		t.ids = slices.Delete(ids, i, i+1)
 	}
 	t.members.Store(int64(len(t.users)))
+}
+
+// liveIDs returns the live user IDs in ID order, merging in those created
+// since the last call. The caller holds mu (read or write); the slice
+// returned is not changed afterwards by a merge (a merge makes a new one),
+// only by a writer holding mu.
+func (t *Tenant) liveIDs() []string {
+	t.idsMu.Lock()
+	defer t.idsMu.Unlock()
+	if len(t.pendingIDs) == 0 {
+		return t.ids
+	}
+	slices.Sort(t.pendingIDs)
+	merged := make([]string, 0, len(t.ids)+len(t.pendingIDs))
+	a, b := t.ids, t.pendingIDs
+	for len(a) > 0 && len(b) > 0 {
+		if a[0] <= b[0] {
+			merged, a = append(merged, a[0]), a[1:]
+		} else {
+			merged, b = append(merged, b[0]), b[1:]
+		}
+	}
+	merged = append(append(merged, a...), b...)
+	t.ids, t.pendingIDs = slices.Compact(merged), nil
+	return t.ids
 }
 
 // lookup finds a live user by object ID or UPN (case-insensitive).

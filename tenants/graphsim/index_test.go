@@ -66,7 +66,8 @@ func checkIndexAgainstScan(t *testing.T, tn *Tenant, r *rand.Rand, vals []string
 	q := func(s string) string { return strings.ReplaceAll(s, "'", "''") }
 	v1, v2 := vals[r.IntN(len(vals))], vals[r.IntN(len(vals))]
 	tn.mu.RLock()
-	anyID := tn.ids[r.IntN(len(tn.ids))]
+	ids := tn.liveIDs()
+	anyID := ids[r.IntN(len(ids))]
 	upn, _ := tn.users[anyID].props["userPrincipalName"].(string)
 	tn.mu.RUnlock()
 	filters := []string{
@@ -121,7 +122,7 @@ func checkIndexAgainstScan(t *testing.T, tn *Tenant, r *rand.Rand, vals []string
 			continue
 		}
 		want := ""
-		for _, id := range tn.ids {
+		for _, id := range tn.liveIDs() {
 			if holdsAddress(tn.users[id], a) {
 				want = id
 				break

@@ -57,8 +57,9 @@ func (u *user) view() User {
 func (t *Tenant) Users() []User {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	out := make([]User, 0, len(t.ids))
-	for _, id := range t.ids {
+	ids := t.liveIDs()
+	out := make([]User, 0, len(ids))
+	for _, id := range ids {
 		out = append(out, t.users[id].view())
 	}
 	return out

@@ -165,8 +165,10 @@ func (t *Tenant) holderOf(email string) (*user, bool) {
 	if id, ok := t.upns[upn]; ok {
 		return t.users[id], false
 	}
-	live := t.ids
-	if email != "" {
+	var live []string
+	if email == "" {
+		live = t.liveIDs()
+	} else {
 		// The live holders by address (mail, otherMails) and by UPN.
 		cand, _ := t.addressHolders([]string{email}, nil)
 		cand = append(cand, t.ix.lookup("userPrincipalName", upn)...)

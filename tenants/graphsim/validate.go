@@ -150,7 +150,7 @@ func (t *Tenant) addressConflict(addrs []string, self *user) *apiError {
 	}
 	ids, ok := t.addressHolders(addrs, self)
 	if !ok {
-		ids = t.ids
+		ids = t.liveIDs()
 	}
 	for _, id := range ids {
 		u := t.users[id]
