@@ -11,6 +11,7 @@ import (
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/app"
 	"github.com/ctsync/ctsync/internal/config"
+	"github.com/ctsync/ctsync/sync/worker"
 	"github.com/ctsync/ctsync/tenants"
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
@@ -29,14 +30,7 @@ func BenchmarkInitialSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		a := benchPair(b, sim, b.TempDir(), benchWiring{store: guestmap.Options{NoSync: true}})
-		b.StartTimer()
-		start := time.Now()
-		r := a.Runner().Once(context.Background())[0]
-		elapsed := time.Since(start)
-		b.StopTimer()
-		if r.Err != nil || r.Failures > 0 {
-			b.Fatalf("cycle: %v, %d failures", r.Err, r.Failures)
-		}
+		r, elapsed := timedCycle(b, a)
 		created := r.Counts["create"]
 		st := sim.Stats()
 		reqs := st.Tenants["contoso"].Requests + st.Tenants["fabrikam"].Requests
@@ -46,6 +40,21 @@ func BenchmarkInitialSync(b *testing.B) {
 		a.Close()
 		sim.Close()
 	}
+}
+
+// timedCycle runs one cycle of a's pair under the benchmark's timer, and
+// fails the benchmark on an error or a parked user.
+func timedCycle(b *testing.B, a *app.App) (worker.Report, time.Duration) {
+	b.Helper()
+	b.StartTimer()
+	start := time.Now()
+	r := a.Runner().Once(context.Background())[0]
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if r.Err != nil || r.Failures > 0 {
+		b.Fatalf("cycle: %v, %d failures", r.Err, r.Failures)
+	}
+	return r, elapsed
 }
 
 // benchWiring says how benchPair wires a pair: the store's options, the

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
 	"github.com/ctsync/ctsync/internal/config"
@@ -42,14 +40,7 @@ func BenchmarkWriteBudget(b *testing.B) {
 				a := benchPair(b, sim, b.TempDir(), benchWiring{store: guestmap.Options{NoSync: true}, paced: true,
 					adjust: func(c *config.Config) { c.Worker.ConcurrencyPerTarget = conc }})
 				before := sim.Stats()
-				b.StartTimer()
-				start := time.Now()
-				r := a.Runner().Once(context.Background())[0]
-				elapsed := time.Since(start)
-				b.StopTimer()
-				if r.Err != nil || r.Failures > 0 {
-					b.Fatalf("cycle: %v, %d failures", r.Err, r.Failures)
-				}
+				r, elapsed := timedCycle(b, a)
 				after := sim.Stats()
 				tgt := after.Tenant("fabrikam")
 				tgt0 := before.Tenant("fabrikam")

@@ -140,13 +140,7 @@ func (r *laneRig) stop() {
 		return
 	default:
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(20 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
+	terminate(r.cmd, r.done)
 }
 
 // guests returns, per other tenant, the guest stamped for source user id

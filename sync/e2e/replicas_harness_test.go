@@ -206,12 +206,18 @@ func (r *replicaProc) stop() {
 		return
 	}
 	r.setHow("stopped", false)
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(r.cmd, r.done)
+}
+
+// terminate ends a daemon process with SIGTERM, and SIGKILL if it has not
+// exited 20 s later; done is closed when it has exited.
+func terminate(cmd *exec.Cmd, done <-chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-r.done:
+	case <-done:
 	case <-time.After(20 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 

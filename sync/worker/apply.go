@@ -382,7 +382,7 @@ func (c *cycle) record(ctx context.Context, o outcome) error {
 			c.count(string(o.action), 1)
 			switch {
 			case o.action == plan.Create || o.action == plan.Adopt || o.action == plan.Restore:
-				c.noteArrived(ch.SourceID, o.action != plan.Restore)
+				c.noteArrived(ch.SourceID, o.action == plan.Restore)
 			case ch.Event != "" && ch.Event != policy.Disabled:
 				c.noteLeft(ch.SourceID) // out of scope or deleted
 			}
@@ -603,25 +603,26 @@ func (c *cycle) addFailure() {
 	c.rep.Failures++
 }
 
-// noteArrived records a user whose guest arrived this cycle; fresh: a new
-// guest (created or adopted), not a restored one.
-func (c *cycle) noteArrived(id string, fresh bool) {
+// noteArrived records a user whose guest arrived this cycle; restored:
+// an existing guest restored from deleted items, not a new one.
+func (c *cycle) noteArrived(id string, restored bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.arrived = append(c.arrived, id)
-	if fresh {
-		if c.fresh == nil {
-			c.fresh = map[string]bool{}
+	if restored {
+		if c.restored == nil {
+			c.restored = map[string]bool{}
 		}
-		c.fresh[id] = true
+		c.restored[id] = true
 	}
 }
 
-// isNew reports whether a user's guest is new this cycle (see noteArrived).
-func (c *cycle) isNew(id string) bool {
+// restoredNow reports whether a user's guest was restored this cycle (see
+// noteArrived).
+func (c *cycle) restoredNow(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.fresh[id]
+	return c.restored[id]
 }
 
 func (c *cycle) noteLeft(id string) {

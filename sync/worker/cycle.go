@@ -43,8 +43,9 @@ type cycle struct {
 	// settled records the source IDs whose outcome is known this cycle
 	// (created, restored, removed), for manager fix-ups.
 	arrived, left []string
-	// fresh are the arrived users whose guest is new (see noteArrived).
-	fresh map[string]bool
+	// restored are the arrived users whose guest was restored, not new
+	// (see noteArrived): few, where arrived holds a first sync's every user.
+	restored map[string]bool
 	// dryPlan is the plan of a dry run.
 	dryPlan *plan.Plan
 

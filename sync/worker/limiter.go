@@ -190,19 +190,15 @@ func decideSize(in sizeInput) int {
 
 // Limiters hands out one Limiter per target tenant.
 type Limiters struct {
-	mu   sync.Mutex
-	make func() *Limiter
-	byID map[string]*Limiter
-}
+	start, lo, hi int
 
-// NewLimiters makes fixed limiters of n slots each.
-func NewLimiters(n int) *Limiters {
-	return &Limiters{make: func() *Limiter { return NewLimiter(n) }, byID: map[string]*Limiter{}}
+	mu   sync.Mutex
+	byID map[string]*Limiter
 }
 
 // NewAdaptiveLimiters makes adaptive limiters (see NewAdaptiveLimiter).
 func NewAdaptiveLimiters(start, lo, hi int) *Limiters {
-	return &Limiters{make: func() *Limiter { return NewAdaptiveLimiter(start, lo, hi) }, byID: map[string]*Limiter{}}
+	return &Limiters{start: start, lo: lo, hi: hi, byID: map[string]*Limiter{}}
 }
 
 // For returns the limiter of a tenant.
@@ -211,20 +207,8 @@ func (ls *Limiters) For(tenantID string) *Limiter {
 	defer ls.mu.Unlock()
 	l, ok := ls.byID[tenantID]
 	if !ok {
-		l = ls.make()
+		l = NewAdaptiveLimiter(ls.start, ls.lo, ls.hi)
 		ls.byID[tenantID] = l
 	}
 	return l
-}
-
-// Sizes returns each tenant's current number of slots, by tenant ID (for
-// metrics).
-func (ls *Limiters) Sizes() map[string]int {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	out := make(map[string]int, len(ls.byID))
-	for id, l := range ls.byID {
-		out[id] = l.Size()
-	}
-	return out
 }

@@ -57,7 +57,7 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 			if e.ManagerSourceID == "" || e.GuestID == "" || (e.State != guestmap.StateActive && e.State != guestmap.StateDisabled) {
 				continue
 			}
-			if m, ok := arrived[e.ManagerSourceID]; ok && (e.ManagerPending || !c.isNew(e.ManagerSourceID)) {
+			if m, ok := arrived[e.ManagerSourceID]; ok && (e.ManagerPending || c.restoredNow(e.ManagerSourceID)) {
 				// A manager with a new guest (created, adopted) needs
 				// writing only where it was pending: a report planned
 				// after the manager's create (a later chunk) got it then.
