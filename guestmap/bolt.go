@@ -183,30 +183,25 @@ func (s *boltStore) Pairs(ctx context.Context) ([]string, error) {
 
 // DeltaLink reads the committed delta link.
 func (s *boltStore) DeltaLink(ctx context.Context, pair string) (string, error) {
-	if err := checkPair(pair); err != nil {
-		return "", err
-	}
-	var v string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if p := pairBucket(tx, pair); p != nil {
-			v = string(p.Get(keyDelta))
-		}
-		return nil
-	})
-	return v, s.wrap("read delta link of "+pair, err)
+	return s.link(pair, keyDelta, "delta link")
 }
 
 // FastLink reads the committed delta link of the pair's fast lane.
 func (s *boltStore) FastLink(ctx context.Context, pair string) (string, error) {
+	return s.link(pair, keyFast, "fast lane link")
+}
+
+// link reads one of the pair's delta links ("" none).
+func (s *boltStore) link(pair string, key []byte, what string) (string, error) {
 	if err := checkPair(pair); err != nil {
 		return "", err
 	}
 	var v string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if p := pairBucket(tx, pair); p != nil {
-			v = string(p.Get(keyFast))
+			v = string(p.Get(key))
 		}
 		return nil
 	})
-	return v, s.wrap("read fast lane link of "+pair, err)
+	return v, s.wrap("read "+what+" of "+pair, err)
 }

@@ -119,30 +119,25 @@ func (s *redisStore) Pairs(ctx context.Context) ([]string, error) {
 
 // DeltaLink returns the committed delta link.
 func (s *redisStore) DeltaLink(ctx context.Context, pair string) (string, error) {
-	if err := checkPair(pair); err != nil {
-		return "", err
-	}
-	v, err := s.c.Get(ctx, s.key(pair, "delta")).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
-		return "", s.wrap(ctx, "read delta link of "+pair, err)
-	}
-	return v, nil
+	return s.link(ctx, pair, "delta", "delta link")
 }
 
 // FastLink returns the committed delta link of the pair's fast lane.
 func (s *redisStore) FastLink(ctx context.Context, pair string) (string, error) {
+	return s.link(ctx, pair, "fast", "fast lane link")
+}
+
+// link reads one of the pair's delta links ("" none).
+func (s *redisStore) link(ctx context.Context, pair, key, what string) (string, error) {
 	if err := checkPair(pair); err != nil {
 		return "", err
 	}
-	v, err := s.c.Get(ctx, s.key(pair, "fast")).Result()
+	v, err := s.c.Get(ctx, s.key(pair, key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
 	if err != nil {
-		return "", s.wrap(ctx, "read fast lane link of "+pair, err)
+		return "", s.wrap(ctx, "read "+what+" of "+pair, err)
 	}
 	return v, nil
 }
