@@ -43,6 +43,9 @@ type boltStore struct {
 	commits atomic.Uint64
 	fsyncs  atomic.Uint64
 	size    atomic.Int64 // file size after the last commit, to count grow fsyncs
+	// released is when the mapped pages were last dropped (UnixNano,
+	// bolt_mapped.go).
+	released atomic.Int64
 
 	// inTx, when set (tests only, before any write), runs inside every
 	// group transaction after its writes and before its commit.

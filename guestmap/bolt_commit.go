@@ -93,6 +93,7 @@ func (s *boltStore) write(fn func(*bolt.Tx) error) error {
 		g.leading = false
 	}
 	g.mu.Unlock()
+	s.releaseMapped()
 	return c.err
 }
 
