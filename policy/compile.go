@@ -34,14 +34,16 @@ type Pair struct {
 	existingGuest ExistingGuestPolicy
 	sourceProps   []string
 	fingerprint   uint64
+	groups        *GroupRules // nil: no [pair.groups]
 }
 
 // Compile applies the defaults to a copy of spec (see SetDefaults) and
 // checks everything: scope (groups, operators, regular expressions,
 // patterns), mappings (target properties writable on a guest, source
 // attributes known, expressions parsed with their functions' arity and
-// constant arguments), lifecycle actions, the threshold, the user type and
-// the existing-guest policy. It reports every problem, as Errors, not just
+// constant arguments), lifecycle actions, the threshold, the user type,
+// the existing-guest policy and, when given, the group sync of
+// [pair.groups] (see GroupSync). It reports every problem, as Errors, not just
 // the first.
 func Compile(pairName string, spec PairSpec) (*Pair, error) {
 	s := cloneSpec(spec)
@@ -74,6 +76,9 @@ func Compile(pairName string, spec PairSpec) (*Pair, error) {
 	p.mappings = compileMappings(s, p.userType, c)
 	p.fingerprint = fingerprint(s)
 	p.lifecycle = compileLifecycle(s.Lifecycle, c)
+	if s.Groups != nil {
+		p.groups = compileGroups(*s.Groups, c)
+	}
 	if err := c.err(); err != nil {
 		return nil, err
 	}
@@ -190,7 +195,20 @@ func (p *Pair) Transitive() bool { return p.scope.transitive }
 // at the source.
 func (p *Pair) Fingerprint() uint64 { return p.fingerprint }
 
-// fingerprint hashes the defaulted spec's scope and mapping settings.
+// GroupSync returns the pair's group sync rules ([pair.groups]) for the
+// source tenant named sourceTenant (the pair's source, as the
+// configuration names it), which the default target group description
+// holds; nil when the pair syncs no groups. Each call returns a new value.
+func (p *Pair) GroupSync(sourceTenant string) *GroupRules {
+	if p.groups == nil {
+		return nil
+	}
+	return p.groups.bind(sourceTenant)
+}
+
+// fingerprint hashes the defaulted spec's scope and mapping settings
+// ([pair.groups] is not among them: GroupRules has its own Fingerprint, so
+// a change to group sync never makes every user be read again).
 func fingerprint(s PairSpec) uint64 {
 	b, _ := json.Marshal(struct {
 		Scope    ScopeSpec

@@ -80,6 +80,14 @@ func writeValue(h hash.Hash, buf *[8]byte, v any) {
 	}
 }
 
+// GroupHash returns the hash of a target group's attributes as
+// GroupRules.Target gives them, so an unchanged group costs no write. It
+// is Hash of the two properties by their Graph names: a description of ""
+// hashes as none, as Graph stores it.
+func GroupHash(displayName, description string) uint64 {
+	return Hash(map[string]any{"displayName": displayName, "description": description})
+}
+
 // SameValue compares two Graph values as Hash does: equal values, or both
 // null, "" or an empty collection (Graph's ways of saying "no value").
 func SameValue(a, b any) bool {

@@ -31,6 +31,12 @@ type PairSpec struct {
 	// the source user's mail that ctsync did not create: "adopt",
 	// "skip" (report it, leave it alone; the default) or "fail".
 	ExistingGuest string `toml:"existing_guest"`
+	// Groups, written [pair.groups], turns on group sync: the source's
+	// security groups in its scope are created as security groups in the
+	// target, their members being the guests of their members. nil (the
+	// section left out) means no group sync. It has no part in the user
+	// scope or the pair's Fingerprint; see GroupRules.
+	Groups *GroupsSpec `toml:"groups"`
 }
 
 // ScopeSpec selects the source users in scope. Guests and external users of
@@ -101,4 +107,37 @@ type LifecycleSpec struct {
 	HardDeleted string `toml:"hard_deleted"`
 	// Restored: the source user came back. Default "restore".
 	Restored string `toml:"restored"`
+}
+
+// GroupsSpec is a pair's group sync, [pair.groups]. A source group is in
+// scope when Names names it or one of Filters matches it; at least one of
+// the two is given. Not to be confused with [pair.scope] groups, whose
+// members are the users in scope.
+type GroupsSpec struct {
+	// Names are source groups by display name (any case) or by object ID
+	// (a GUID). A group named by display name leaves scope when renamed.
+	Names []string `toml:"names"`
+	// Filters are scoping filters on the group's displayName, description
+	// and mailNickname, with the user scope's operators: OR-ed with each
+	// other, the clauses inside one filter AND-ed.
+	Filters []FilterSpec `toml:"filter"`
+	// Transitive makes the members of nested groups members of the target
+	// group too. The target group is flat either way: ctsync never nests
+	// groups in the target.
+	Transitive bool `toml:"transitive"`
+	// Members is "managed" (the default: ctsync adds and removes only the
+	// members it added) or "exact" (the target group's members are exactly
+	// the guests of the source group's members; any other is removed).
+	Members string `toml:"members"`
+	// DisplayName is an expression giving the target group's displayName
+	// from the source group's attributes; default "[displayName]".
+	DisplayName string `toml:"display_name"`
+	// Description is an expression giving the target group's description;
+	// default the fixed text "Synced by ctsync from tenant <source tenant>
+	// (group <source group ID>)".
+	Description string `toml:"description"`
+	// OutOfScope is what happens to the target group when the source group
+	// is deleted or leaves scope: "delete" (the default) or "keep" (left in
+	// place without the members ctsync added, and no longer updated).
+	OutOfScope string `toml:"out_of_scope"`
 }
