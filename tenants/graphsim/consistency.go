@@ -128,6 +128,7 @@ func (s *Server) SettleIndexes() {
 		t.idx.pending, t.idx.queue = nil, nil
 		t.idx.gen++
 		t.idx.mu.Unlock()
+		t.settleGroups()
 	}
 }
 

@@ -39,7 +39,10 @@ type Tenant struct {
 	deleted    map[string]*user  // soft-deleted users by ID
 	tombs      map[string]uint64 // hard-deleted user ID -> sequence of the deletion
 	groups     map[string]*group
-	gids       []string // group IDs, sorted
+	gids       []string          // group IDs, sorted
+	gseq       uint64            // group change sequence: groups delta tokens remember it (groups_delta.go)
+	gtombs     map[string]uint64 // deleted group ID -> gseq of its deletion
+	gidx       groupIndex        // the lagging index of group $filter lists (groups_index.go)
 	apps       map[string]*app
 	seq        uint64       // change sequence; delta tokens remember it
 	epoch      uint64       // bumped by ExpireDeltaTokens
@@ -77,6 +80,13 @@ type group struct {
 	mailNick    string
 	description string
 	members     []string
+	// Delta and consistency (groups_*.go).
+	created   uint64                // gseq of creation
+	seqs      map[string]uint64     // displayName, description, mailNickname -> gseq of the last change
+	marks     map[string]memberMark // member ID -> its last membership change after creation
+	createdAt string                // createdDateTime
+	visibleAt time.Time             // replication lag: by-ID requests answer 404 before this
+	bornAt    time.Time             // creation over Graph (zero in-process): replica misses
 }
 
 // app is an app registration (service principal) in a tenant.
@@ -95,13 +105,16 @@ type app struct {
 // set-up commands use, nothing more.
 //
 // User.DeleteRestore.All covers restore and permanent delete of deleted
-// items; Domain.Read.All lets ctsync read the target's verified domains.
+// items; Group.ReadWrite.All lets group sync create the target's groups
+// and write their members; Domain.Read.All lets ctsync read the target's
+// verified domains.
 // MultiTenantOrganization.Read.All and CrossTenantInformation.ReadBasic.All
 // let `ctsync init --from-mto` read the multi-tenant organisation and its
 // tenants' domains, and `validate --online` compare it with the
 // configuration (a sync needs neither).
 var DefaultPermissions = []string{"User.ReadWrite.All", "User.Invite.All", "GroupMember.Read.All",
-	"User.DeleteRestore.All", "Domain.Read.All", "MultiTenantOrganization.Read.All", "CrossTenantInformation.ReadBasic.All"}
+	"User.DeleteRestore.All", "Domain.Read.All", "MultiTenantOrganization.Read.All", "CrossTenantInformation.ReadBasic.All",
+	PermWriteGroups}
 
 // Name is the tenant's short name ("contoso").
 func (t *Tenant) Name() string { return t.name }
@@ -376,15 +389,26 @@ func (t *Tenant) purgeExpired(now time.Time) {
 	}
 }
 
+// dropMemberships takes a deleted object out of every group it was a
+// direct member of; groups delta reports each as a member removal.
 func (t *Tenant) dropMemberships(id string) {
+	var seq uint64
 	for _, g := range t.groups {
-		if i := slices.Index(g.members, id); i >= 0 {
-			g.members = slices.Delete(g.members, i, i+1)
+		if slices.Contains(g.members, id) {
+			if seq == 0 {
+				seq = t.gbump()
+			}
+			t.leaveGroup(g, id, seq)
 		}
 	}
 }
 
 func (t *Tenant) addGroup(g *group) {
+	g.created = t.gbump()
+	if g.createdAt == "" {
+		g.createdAt = t.s.now().UTC().Format(time.RFC3339)
+	}
+	t.groupIndexBefore(g, true)
 	t.groups[g.id] = g
 	i, _ := slices.BinarySearch(t.gids, g.id)
 	t.gids = slices.Insert(t.gids, i, g.id)

@@ -40,7 +40,17 @@ var (
 	permWriteUsers = []string{"User.ReadWrite.All", "Directory.ReadWrite.All"}
 	permInvite     = []string{"User.Invite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
 	permReadGroups = []string{"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	// Group writes (groups_write.go): creating a group also takes
+	// Group.Create; adding and removing members also GroupMember.ReadWrite.All
+	// (group: create, update, add member, remove member pages).
+	permCreateGroups = []string{"Group.Create", PermWriteGroups, "Directory.ReadWrite.All"}
+	permWriteGroups  = []string{PermWriteGroups, "Directory.ReadWrite.All"}
+	permWriteMembers = []string{"GroupMember.ReadWrite.All", PermWriteGroups, "Directory.ReadWrite.All"}
 )
+
+// PermWriteGroups is the application permission of group writes (create,
+// update, delete, members): ctsync's group sync needs it in the target.
+const PermWriteGroups = "Group.ReadWrite.All"
 
 var routes []*route
 
@@ -76,7 +86,13 @@ func init() {
 	add("GET", "/domains", permReadDomains, listDomains)
 	add("GET", "/domains/{id}", permReadDomains, getDomain)
 	add("GET", "/groups", permReadGroups, listGroups)
+	add("POST", "/groups", permCreateGroups, createGroup)
+	add("GET", "/groups/delta", permReadGroups, groupsDelta) // before /groups/{id}
 	add("GET", "/groups/{id}", permReadGroups, getGroup)
+	add("PATCH", "/groups/{id}", permWriteGroups, patchGroup)
+	add("DELETE", "/groups/{id}", permWriteGroups, deleteGroup)
+	add("POST", "/groups/{id}/members/$ref", permWriteMembers, addMemberRef)
+	add("DELETE", "/groups/{id}/members/{id}/$ref", permWriteMembers, removeMemberRef)
 	add("GET", "/groups/{id}/members", permReadGroups, groupMembers(false, false))
 	add("GET", "/groups/{id}/members/microsoft.graph.user", permReadGroups, groupMembers(false, true))
 	add("GET", "/groups/{id}/transitiveMembers", permReadGroups, groupMembers(true, false))

@@ -315,7 +315,7 @@ func (t *Tenant) AddMember(groupID, member string) error {
 		return err
 	}
 	if !slices.Contains(g.members, id) {
-		g.members = append(g.members, id)
+		t.joinGroup(g, id, t.gbump())
 	}
 	return nil
 }
@@ -328,11 +328,9 @@ func (t *Tenant) RemoveMember(groupID, member string) error {
 	if g == nil {
 		return fmt.Errorf("graphsim: group %s: %w", groupID, ErrNotFound)
 	}
-	i := slices.Index(g.members, member)
-	if i < 0 {
+	if !t.leaveGroup(g, member, t.gbump()) {
 		return fmt.Errorf("graphsim: member %s: %w", member, ErrNotFound)
 	}
-	g.members = slices.Delete(g.members, i, i+1)
 	return nil
 }
 

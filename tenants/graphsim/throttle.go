@@ -114,7 +114,7 @@ type throttleResult struct {
 // ruCost is Graph's resource-unit cost of a request.
 func ruCost(c *call) int {
 	cost := 1
-	if c.method == http.MethodGet && c.route.name == "GET /users" {
+	if c.method == http.MethodGet && (c.route.name == "GET /users" || c.route.name == "GET /groups") {
 		cost = 2
 	}
 	if c.query.Get("$select") != "" {
