@@ -19,9 +19,10 @@ import (
 //
 // Layout: bucket "pairs" holds one bucket per pair, which holds the
 // buckets "map" (source ID -> entry, same codec as Redis), "staged",
-// "decide" and "log" (8-byte time + 8-byte sequence -> JSON record) and
-// the keys "delta", "fast" (the fast lane's delta link), "status", "quar"
-// and "logn" (record count). Bucket
+// "decide", "log" (8-byte time + 8-byte sequence -> JSON record) and
+// "groups" (source group ID -> group entry, same codec as Redis) and the
+// keys "delta", "fast" (the fast lane's delta link), "glink" (the groups'
+// delta link), "status", "quar" and "logn" (record count). Bucket
 // "meta" holds "fence", the last lease fence number.
 type boltStore struct {
 	db   *bolt.DB
@@ -72,8 +73,10 @@ var (
 	bucketStaged = []byte("staged")
 	bucketDecide = []byte("decide")
 	bucketLog    = []byte("log")
+	bucketGroups = []byte("groups")
 	keyDelta     = []byte("delta")
 	keyFast      = []byte("fast")
+	keyGroupLink = []byte("glink")
 	keyStatus    = []byte("status")
 	keyQuar      = []byte("quar")
 	keyLogN      = []byte("logn")
@@ -157,13 +160,15 @@ func sub(tx *bolt.Tx, pair string, name []byte) *bolt.Bucket {
 	return nil
 }
 
-// pairBucketRW returns a pair's bucket with its sub-buckets, creating them.
+// pairBucketRW returns a pair's bucket with its sub-buckets, creating them
+// (a pair written by a ctsync from before group sync gets its "groups"
+// bucket on its next write).
 func pairBucketRW(tx *bolt.Tx, pair string) (*bolt.Bucket, error) {
 	p, err := tx.Bucket(bucketPairs).CreateBucketIfNotExists([]byte(pair))
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range [][]byte{bucketMap, bucketStaged, bucketDecide, bucketLog} {
+	for _, n := range [][]byte{bucketMap, bucketStaged, bucketDecide, bucketLog, bucketGroups} {
 		if _, err := p.CreateBucketIfNotExists(n); err != nil {
 			return nil, err
 		}
@@ -192,6 +197,11 @@ func (s *boltStore) DeltaLink(ctx context.Context, pair string) (string, error) 
 // FastLink reads the committed delta link of the pair's fast lane.
 func (s *boltStore) FastLink(ctx context.Context, pair string) (string, error) {
 	return s.link(pair, keyFast, "fast lane link")
+}
+
+// GroupLink reads the committed delta link of the pair's groups read.
+func (s *boltStore) GroupLink(ctx context.Context, pair string) (string, error) {
+	return s.link(pair, keyGroupLink, "group link")
 }
 
 // link reads one of the pair's delta links ("" none).

@@ -19,6 +19,9 @@ func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 	if err != nil {
 		return err
 	}
+	if b, err = prepareGroups(b, s.now()); err != nil {
+		return err
+	}
 	if b.Quarantine != nil && b.Quarantine.Since.IsZero() {
 		// Fill it here: the transaction's function may run twice.
 		q := *b.Quarantine
@@ -45,6 +48,9 @@ func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 			return err
 		}
 		if err := s.appendLog(p, b.Log); err != nil {
+			return err
+		}
+		if err := applyGroups(p.Bucket(bucketGroups), b); err != nil {
 			return err
 		}
 		if err := s.applyTail(p, pair, b); err != nil {
@@ -83,6 +89,17 @@ func (s *boltStore) applyResets(p *bolt.Bucket, b Batch) error {
 			return err
 		}
 	}
+	if b.DropGroups {
+		if err := p.DeleteBucket(bucketGroups); err != nil {
+			return err
+		}
+		if _, err := p.CreateBucket(bucketGroups); err != nil {
+			return err
+		}
+		if err := p.Delete(keyGroupLink); err != nil {
+			return err
+		}
+	}
 	if b.ClearQuarantine {
 		return p.Delete(keyQuar)
 	}
@@ -97,6 +114,20 @@ func applyEntries(m *bolt.Bucket, b Batch) error {
 	}
 	for i := range b.Put {
 		if err := m.Put([]byte(b.Put[i].SourceID), encodeEntry(&b.Put[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyGroups(g *bolt.Bucket, b Batch) error {
+	for _, id := range b.DeleteGroups {
+		if err := g.Delete([]byte(id)); err != nil {
+			return err
+		}
+	}
+	for i := range b.PutGroups {
+		if err := g.Put([]byte(b.PutGroups[i].SourceID), encodeGroup(&b.PutGroups[i])); err != nil {
 			return err
 		}
 	}
@@ -133,6 +164,17 @@ func (s *boltStore) applyTail(p *bolt.Bucket, pair string, b Batch) error {
 	}
 	if b.FastLink != nil {
 		if err := p.Put(keyFast, []byte(*b.FastLink)); err != nil {
+			return err
+		}
+	}
+	if b.GroupLink != nil {
+		var err error
+		if *b.GroupLink == "" {
+			err = p.Delete(keyGroupLink)
+		} else {
+			err = p.Put(keyGroupLink, []byte(*b.GroupLink))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -278,4 +320,31 @@ func (s *boltStore) Count(ctx context.Context, pair string) (int, error) {
 		return nil
 	})
 	return n, s.wrap("count entries of "+pair, err)
+}
+
+// GroupEntries reads the pair's group entries in one read transaction, in
+// key order (sorted by source ID).
+func (s *boltStore) GroupEntries(ctx context.Context, pair string) ([]GroupEntry, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, err
+	}
+	var out []GroupEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		g := sub(tx, pair, bucketGroups)
+		if g == nil {
+			return nil
+		}
+		return g.ForEach(func(k, v []byte) error {
+			e, err := decodeGroup(string(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, s.wrap("read group entries of "+pair, err)
+	}
+	return out, nil
 }

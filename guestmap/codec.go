@@ -133,22 +133,31 @@ func parseGUID(s string) (g [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return g, false
 	}
-	for _, c := range []byte(s) {
-		if c >= 'A' && c <= 'F' {
+	for i, o := range guidHexPairs {
+		hi, lo := lowerHex[s[o]], lowerHex[s[o+1]]
+		if (hi|lo)&0xf0 != 0 {
 			return g, false
 		}
-	}
-	var h [32]byte
-	copy(h[0:8], s[0:8])
-	copy(h[8:12], s[9:13])
-	copy(h[12:16], s[14:18])
-	copy(h[16:20], s[19:23])
-	copy(h[20:32], s[24:36])
-	if _, err := hex.Decode(g[:], h[:]); err != nil {
-		return g, false
+		g[i] = hi<<4 | lo
 	}
 	return g, true
 }
+
+// guidHexPairs are the offsets of the 16 hex byte pairs of a GUID's
+// 8-4-4-4-12 form.
+var guidHexPairs = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// lowerHex maps '0'-'9' and 'a'-'f' to their values and every other byte
+// (upper-case hex included) to 0xff.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
 
 func formatGUID(g []byte) string {
 	var h [36]byte

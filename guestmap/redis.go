@@ -127,6 +127,11 @@ func (s *redisStore) FastLink(ctx context.Context, pair string) (string, error) 
 	return s.link(ctx, pair, "fast", "fast lane link")
 }
 
+// GroupLink returns the committed delta link of the pair's groups read.
+func (s *redisStore) GroupLink(ctx context.Context, pair string) (string, error) {
+	return s.link(ctx, pair, "glink", "group link")
+}
+
 // link reads one of the pair's delta links ("" none).
 func (s *redisStore) link(ctx context.Context, pair, key, what string) (string, error) {
 	if err := checkPair(pair); err != nil {

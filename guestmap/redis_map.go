@@ -13,14 +13,17 @@ func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // Apply writes a batch, one script call per chunk: a single chunk in one
 // round trip, more chunks in one pipeline plus a final call that carries
-// the delta link, status and unlocks.
+// the delta links, status and unlocks.
 func (s *redisStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 	b, err := prepareBatch(s, lease, b)
 	if err != nil {
 		return err
 	}
+	if b, err = prepareGroups(b, s.now()); err != nil {
+		return err
+	}
 	pair := lease.pair
-	chunks := splitBatch(b, chunkItems)
+	chunks := splitGroupBatch(b, chunkItems)
 	calls := make([][]any, len(chunks))
 	keys := make([][]string, len(chunks))
 	for i, c := range chunks {
@@ -86,7 +89,7 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 	keys := []string{
 		s.key(pair, "lease"), s.key(pair, "map"), s.key(pair, "delta"), s.key(pair, "status"),
 		s.key(pair, "quar"), s.key(pair, "staged"), s.key(pair, "decide"), s.key(pair, "log"),
-		s.key(pair, "fast"),
+		s.key(pair, "fast"), s.key(pair, "groups"), s.key(pair, "glink"),
 	}
 	flags := ""
 	if c.DropMap {
@@ -98,8 +101,14 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 	if c.ClearQuarantine {
 		flags += "Q"
 	}
+	if c.DropGroups {
+		flags += "G"
+	}
 	if c.FastLink != nil {
 		flags += "F" // a fast lane link follows the delta link
+	}
+	if c.GroupLink != nil {
+		flags += "L" // a group link follows the fast lane link
 	}
 	hasDelta := "0"
 	if c.DeltaLink != nil {
@@ -124,9 +133,10 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 			return nil, nil, fmt.Errorf("guestmap: encode quarantine: %w", err)
 		}
 	}
-	args := make([]any, 0, 12+len(c.Delete)+2*len(c.Put)+len(c.Unstage)+2*len(c.Stage)+len(c.Log)+1+len(c.Unlock))
+	args := make([]any, 0, 14+len(c.Delete)+2*len(c.Put)+len(c.Unstage)+2*len(c.Stage)+len(c.Log)+
+		len(c.DeleteGroups)+2*len(c.PutGroups)+3+len(c.Unlock))
 	args = append(args, token, flags, s.opts.LogCap, len(c.Delete), len(c.Put), len(c.Unstage), len(c.Stage),
-		len(c.Log), hasDelta, string(status), string(quar), len(c.Unlock))
+		len(c.Log), hasDelta, string(status), string(quar), len(c.Unlock), len(c.DeleteGroups), len(c.PutGroups))
 	for _, id := range c.Delete {
 		args = append(args, id)
 	}
@@ -150,11 +160,20 @@ func (s *redisStore) applyArgs(pair, token string, c Batch) ([]string, []any, er
 		}
 		args = append(args, j)
 	}
+	for _, id := range c.DeleteGroups {
+		args = append(args, id)
+	}
+	for i := range c.PutGroups {
+		args = append(args, c.PutGroups[i].SourceID, encodeGroup(&c.PutGroups[i]))
+	}
 	if c.DeltaLink != nil {
 		args = append(args, *c.DeltaLink)
 	}
 	if c.FastLink != nil {
 		args = append(args, *c.FastLink)
+	}
+	if c.GroupLink != nil {
+		args = append(args, *c.GroupLink)
 	}
 	for _, l := range c.Unlock {
 		keys = append(keys, s.lockKey(pair, l.sourceID))
@@ -260,4 +279,43 @@ func (s *redisStore) Count(ctx context.Context, pair string) (int, error) {
 		return 0, s.wrap(ctx, "count entries of "+pair, err)
 	}
 	return int(n), nil
+}
+
+// groupScanCount is the COUNT hint of GroupEntries' HSCAN: group values
+// can be megabytes each, so pages are kept short.
+const groupScanCount = 100
+
+// GroupEntries pages through the pair's groups hash with HSCAN (one large
+// reply for a pair of large groups would hold Redis's output buffer), drops
+// the fields HSCAN repeats while Redis rehashes, and sorts.
+func (s *redisStore) GroupEntries(ctx context.Context, pair string) ([]GroupEntry, error) {
+	if err := checkPair(pair); err != nil {
+		return nil, err
+	}
+	var out []GroupEntry
+	seen := make(map[string]struct{})
+	var cursor uint64
+	for {
+		kv, next, err := s.c.HScan(ctx, s.key(pair, "groups"), cursor, "", groupScanCount).Result()
+		if err != nil {
+			return nil, s.wrap(ctx, "read group entries of "+pair, err)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if _, dup := seen[kv[i]]; dup {
+				continue
+			}
+			seen[kv[i]] = struct{}{}
+			g, err := decodeGroup(kv[i], []byte(kv[i+1]))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	sortGroups(out)
+	return out, nil
 }

@@ -71,15 +71,18 @@ return {1}
 
 // scriptApply is one fenced chunk of a Batch.
 // KEYS: 1 lease, 2 map, 3 delta, 4 status, 5 quar, 6 staged, 7 decide,
-// 8 log, 9 fast (the fast lane's delta link), 10.. user lock keys to
-// release.
+// 8 log, 9 fast (the fast lane's delta link), 10 groups, 11 glink (the
+// groups' delta link), 12.. user lock keys to release.
 // ARGV: 1 token, 2 flags (M drop map, D drop delta, Q clear quarantine,
-// F a fast lane link follows the delta link),
+// G drop groups and their link, F a fast lane link follows the delta
+// link, L a group link follows them),
 // 3 log cap, 4 #delete, 5 #put, 6 #unstage, 7 #stage, 8 #log,
 // 9 "1" when a delta link follows, 10 status JSON or "", 11 quarantine
-// JSON or "", 12 #unlock; then from 13: delete IDs, put (ID, value) pairs,
-// unstage IDs, stage (ID, JSON) pairs, log JSON, the delta link, the fast
-// lane link, unlock tokens.
+// JSON or "", 12 #unlock, 13 #group delete, 14 #group put; then from 15:
+// delete IDs, put (ID, value) pairs, unstage IDs, stage (ID, JSON) pairs,
+// log JSON, group delete IDs, group put (ID, value) pairs, the delta
+// link, the fast lane link, the group link ("" deletes it), unlock
+// tokens.
 var scriptApply = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('FENCED lease moved on')
@@ -88,7 +91,8 @@ local f = ARGV[2]
 if string.find(f, 'M', 1, true) then redis.call('UNLINK', KEYS[2]) end
 if string.find(f, 'D', 1, true) then redis.call('DEL', KEYS[3]) end
 if string.find(f, 'Q', 1, true) then redis.call('DEL', KEYS[5]) end
-local i = 13
+if string.find(f, 'G', 1, true) then redis.call('UNLINK', KEYS[10], KEYS[11]) end
+local i = 15
 for _ = 1, tonumber(ARGV[4]) do
   redis.call('HDEL', KEYS[2], ARGV[i]); i = i + 1
 end
@@ -104,12 +108,22 @@ end
 for _ = 1, tonumber(ARGV[8]) do
   redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[3], '*', 'r', ARGV[i]); i = i + 1
 end
+for _ = 1, tonumber(ARGV[13]) do
+  redis.call('HDEL', KEYS[10], ARGV[i]); i = i + 1
+end
+for _ = 1, tonumber(ARGV[14]) do
+  redis.call('HSET', KEYS[10], ARGV[i], ARGV[i+1]); i = i + 2
+end
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], ARGV[i]); i = i + 1 end
 if string.find(f, 'F', 1, true) then redis.call('SET', KEYS[9], ARGV[i]); i = i + 1 end
+if string.find(f, 'L', 1, true) then
+  if ARGV[i] == '' then redis.call('DEL', KEYS[11]) else redis.call('SET', KEYS[11], ARGV[i]) end
+  i = i + 1
+end
 if ARGV[10] ~= '' then redis.call('SET', KEYS[4], ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('SET', KEYS[5], ARGV[11]) end
 for j = 1, tonumber(ARGV[12]) do
-  if redis.call('GET', KEYS[9+j]) == ARGV[i] then redis.call('DEL', KEYS[9+j]) end
+  if redis.call('GET', KEYS[11+j]) == ARGV[i] then redis.call('DEL', KEYS[11+j]) end
   i = i + 1
 end
 return 1

@@ -32,10 +32,11 @@ type Store interface {
 
 	// Apply writes a batch for the lease's pair, refused with ErrFenced
 	// when lease is no longer held by its token. A batch that fits one
-	// chunk (about 1,000 items) is atomic; larger ones are written chunk
-	// by chunk, with the delta link, status, quarantine and unlocks last,
-	// so an error means "treat the whole batch as not done" and a retry is
-	// safe (entry writes are idempotent; log records may repeat).
+	// chunk (about 1,000 items; a group entry counts one item plus one per
+	// 100 member IDs) is atomic; larger ones are written chunk by chunk,
+	// with the delta links, status, quarantine and unlocks last, so an
+	// error means "treat the whole batch as not done" and a retry is safe
+	// (entry writes are idempotent; log records may repeat).
 	Apply(ctx context.Context, lease *Lease, b Batch) error
 
 	// Get returns the entry of one source user, or ok=false.
@@ -56,6 +57,14 @@ type Store interface {
 	// second, narrower delta read of the same source; see Batch.FastLink),
 	// "" when none.
 	FastLink(ctx context.Context, pair string) (string, error)
+
+	// GroupEntries returns every group entry of pair (see Batch.PutGroups),
+	// sorted by SourceID; none for a pair never written. It reads the
+	// group entries alone, never the user map.
+	GroupEntries(ctx context.Context, pair string) ([]GroupEntry, error)
+	// GroupLink returns the committed delta link of pair's groups read
+	// (see Batch.GroupLink), "" when none.
+	GroupLink(ctx context.Context, pair string) (string, error)
 
 	// Status returns the pair's status record with its current quarantine
 	// and the number of staged actions. A pair never written returns a
@@ -105,13 +114,20 @@ type Store interface {
 }
 
 // Batch is one fenced write for a pair. Steps run in this order: the
-// Drop*/ClearQuarantine resets, Delete, Put, Unstage, Stage, Log, then
-// DeltaLink, FastLink, Status, Quarantine and Unlock.
+// Drop*/ClearQuarantine resets, Delete, Put, Unstage, Stage, Log,
+// DeleteGroups, PutGroups, then DeltaLink, FastLink, GroupLink, Status,
+// Quarantine and Unlock.
 type Batch struct {
-	// DropMap deletes every entry of the pair (ResetPair, Rebuild).
+	// DropMap deletes every entry of the pair's user map (ResetPair,
+	// Rebuild). The group entries and the group link stay: see DropGroups.
 	DropMap bool
 	// DropDeltaLink forgets the delta link so the next cycle reads in full.
+	// The group link stays (commit GroupLink "" to forget it alone).
 	DropDeltaLink bool
+	// DropGroups deletes every group entry of the pair and its group link
+	// (ResetPair), so the next groups read is in full and starts from no
+	// target group.
+	DropGroups bool
 	// ClearQuarantine lifts the pair's quarantine.
 	ClearQuarantine bool
 
@@ -130,6 +146,14 @@ type Batch struct {
 	// lease's pair.
 	Log []Record
 
+	// DeleteGroups removes group entries by source group ID.
+	DeleteGroups []string
+	// PutGroups writes whole group entries (not merged with what is
+	// stored). An entry with a zero Updated gets the store's current time;
+	// member lists not sorted without duplicates are stored sorted and
+	// without them.
+	PutGroups []GroupEntry
+
 	// DeltaLink, when not nil, commits a new delta link.
 	DeltaLink *string
 	// FastLink, when not nil, commits a new delta link of the pair's fast
@@ -138,6 +162,11 @@ type Batch struct {
 	// only a position, and the fast lane applies nothing the cycle would
 	// not.
 	FastLink *string
+	// GroupLink, when not nil, commits a new delta link of the pair's
+	// groups read, kept apart from the users' links ("" forgets it: the
+	// next groups read is in full). DropDeltaLink leaves it; DropGroups
+	// forgets it.
+	GroupLink *string
 	// Status, when not nil, replaces the pair's status record (its
 	// Quarantine and StagedCount fields are ignored: they are kept apart).
 	Status *Status
@@ -338,11 +367,12 @@ func Reject(ctx context.Context, s Store, pair, by string, sourceIDs ...string) 
 	return s.Decide(ctx, pair, Rejected, by, sourceIDs...)
 }
 
-// ResetPair drops a pair's delta link and map and clears its quarantine,
-// so the next cycle starts from a full read. It needs the pair's lease so
-// it cannot race a running worker.
+// ResetPair drops a pair's delta link, map, group entries and group link
+// and clears its quarantine, so the next cycle starts from a full read of
+// users and groups. It needs the pair's lease so it cannot race a running
+// worker.
 func ResetPair(ctx context.Context, s Store, lease *Lease) error {
-	return s.Apply(ctx, lease, Batch{DropMap: true, DropDeltaLink: true, ClearQuarantine: true})
+	return s.Apply(ctx, lease, Batch{DropMap: true, DropDeltaLink: true, DropGroups: true, ClearQuarantine: true})
 }
 
 // CommitDeltaLink commits a pair's delta link under its lease.
