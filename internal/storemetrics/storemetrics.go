@@ -25,7 +25,7 @@ type Observer interface {
 // guestmap.Store except Close.
 var Ops = []string{
 	"acquire", "lease_holder", "lock_user", "apply", "get", "get_many", "scan", "count",
-	"delta_link", "fast_link", "status", "clear_quarantine", "staged", "decide", "append_log", "logs", "pairs",
+	"delta_link", "fast_link", "group_entries", "group_link", "status", "clear_quarantine", "staged", "decide", "append_log", "logs", "pairs",
 	"heartbeat", "leave", "replicas", "epoch",
 }
 
@@ -108,6 +108,16 @@ func (w *store) DeltaLink(ctx context.Context, pair string) (_ string, err error
 func (w *store) FastLink(ctx context.Context, pair string) (_ string, err error) {
 	defer w.done("fast_link", pair, time.Now(), &err)
 	return w.s.FastLink(ctx, pair)
+}
+
+func (w *store) GroupEntries(ctx context.Context, pair string) (_ []guestmap.GroupEntry, err error) {
+	defer w.done("group_entries", pair, time.Now(), &err)
+	return w.s.GroupEntries(ctx, pair)
+}
+
+func (w *store) GroupLink(ctx context.Context, pair string) (_ string, err error) {
+	defer w.done("group_link", pair, time.Now(), &err)
+	return w.s.GroupLink(ctx, pair)
 }
 
 func (w *store) Status(ctx context.Context, pair string) (_ guestmap.Status, err error) {
