@@ -294,6 +294,9 @@ func (s *boltStore) Scan(ctx context.Context, pair string, page func([]Entry) er
 		if len(es) == 0 {
 			return nil
 		}
+		// A scan reads every page of the pair's map: let them go as it
+		// goes (bolt_mapped.go).
+		s.releaseMapped()
 		if err := page(es); err != nil {
 			return err
 		}
