@@ -223,8 +223,8 @@ func apiStream(ctx context.Context, u string, w io.Writer) error {
 func runReset(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` (required)")
-	watermark := fs.Bool("watermark", false, "forget the delta link: the next cycle reads the source in full")
-	dropMap := fs.Bool("map", false, "forget the map (rebuild it with 'ctsync map rebuild'); implies --watermark")
+	watermark := fs.Bool("watermark", false, "forget the delta links (users and groups): the next cycle reads the source in full")
+	dropMap := fs.Bool("map", false, "forget the map, users' and groups' (rebuild it with 'ctsync map rebuild'); implies --watermark")
 	quarantine := fs.Bool("quarantine", false, "lift the pair's quarantine")
 	return func(ctx context.Context, e *env, args []string) int {
 		if *pair == "" || !(*watermark || *dropMap || *quarantine) {
@@ -287,7 +287,10 @@ func resetPair(ctx context.Context, a *app.App, req resetRequest) error {
 		}
 	}
 	if lease != nil {
-		if err := a.Store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, DropMap: req.Map}); err != nil {
+		// The groups' state goes with the users': the watermark is both
+		// delta links, the map both maps (map rebuild restores both).
+		none := ""
+		if err := a.Store.Apply(ctx, lease, guestmap.Batch{DropDeltaLink: true, GroupLink: &none, DropMap: req.Map, DropGroups: req.Map}); err != nil {
 			return err
 		}
 	}
@@ -385,7 +388,13 @@ func mapPair(ctx context.Context, e *env, sub, path, pair string, drop bool) int
 		// The stamp is read from the target's attribute: escaped.
 		fmt.Fprintf(e.stdout, "  duplicate: guest %s also carries stamp %s; left unmapped\n", textsafe.Escape(d.GuestID), textsafe.Escape(d.Stamp))
 	}
-	if len(res.Duplicates) > 0 {
+	if g := res.Groups; g != nil {
+		fmt.Fprintf(e.stdout, "%s: %d stamped groups read, %d mapped, %d of other source tenants\n", pair, g.Stamped, g.Mapped, g.Foreign)
+		for _, d := range g.Duplicates {
+			fmt.Fprintf(e.stdout, "  duplicate: group %s carries the stamp of an already mapped group; left alone\n", textsafe.Escape(d))
+		}
+	}
+	if len(res.Duplicates) > 0 || (res.Groups != nil && len(res.Groups.Duplicates) > 0) {
 		return exitFailures
 	}
 	return exitOK
@@ -421,6 +430,17 @@ type rebuildResponse struct {
 	Removed    int                `json:"removed"`
 	Foreign    int                `json:"foreign"`
 	Duplicates []rebuildDuplicate `json:"duplicates,omitempty"`
+	// Groups is the rebuild of the group entries, for a pair with
+	// [pair.groups].
+	Groups *rebuildGroups `json:"groups,omitempty"`
+}
+
+// rebuildGroups is what the group rebuild found (worker.GroupRebuild).
+type rebuildGroups struct {
+	Stamped    int      `json:"stamped"`
+	Mapped     int      `json:"mapped"`
+	Foreign    int      `json:"foreign"`
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // rebuildDuplicate is a further guest stamped for an already mapped
@@ -456,6 +476,13 @@ func rebuildMap(ctx context.Context, a *app.App, req rebuildRequest) (rebuildRes
 	out = rebuildResponse{Facts: res.Facts, Mapped: res.Mapped, Removed: res.Removed, Foreign: res.Foreign}
 	for _, d := range res.Duplicates {
 		out.Duplicates = append(out.Duplicates, rebuildDuplicate{GuestID: d.GuestID, Stamp: d.Stamp})
+	}
+	if p.Groups != nil {
+		gr, err := p.RebuildGroups(ctx, lease)
+		if err != nil {
+			return out, err
+		}
+		out.Groups = &rebuildGroups{Stamped: gr.Stamped, Mapped: gr.Mapped, Foreign: gr.Foreign, Duplicates: gr.Duplicates}
 	}
 	return out, nil
 }

@@ -62,14 +62,16 @@ type GroupState struct {
 
 // GroupAction is one group's change.
 type GroupAction struct {
-	Kind     GroupActionKind
-	SourceID string
-	TargetID string
+	Kind     GroupActionKind `json:"kind"`
+	SourceID string          `json:"source"`
+	TargetID string          `json:"target,omitempty"`
 	// DisplayName and Description are set for creates and updates.
-	DisplayName, Description string
+	DisplayName string `json:"displayName,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Add and Remove are member (guest) IDs, sorted.
-	Add, Remove []string
-	Reason      string
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+	Reason string   `json:"reason"`
 }
 
 // String is the action as `ctsync plan` prints it.

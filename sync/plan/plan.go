@@ -196,6 +196,10 @@ type Plan struct {
 	// (worker.Pair.Plan) from the plan as computed, before the read-only
 	// resolution it shows.
 	Digest string `json:"digest,omitempty"`
+	// Groups are the group step's actions (pairs with [pair.groups]): a
+	// dry run plans them as if every user change above were done. They are
+	// not part of the Digest: a reviewed plan covers the users.
+	Groups []GroupAction `json:"groups,omitempty"`
 }
 
 // Counts returns the number of changes per action, plus "unchanged".

@@ -45,6 +45,19 @@ func (p *Plan) WriteText(w io.Writer, pair string) error {
 			}
 		}
 	}
+	for _, g := range p.Groups {
+		fmt.Fprintf(w, "  %-12s group %s", g.Kind, g.SourceID)
+		if g.TargetID != "" {
+			fmt.Fprintf(w, " -> group %s", g.TargetID)
+		}
+		if g.DisplayName != "" {
+			fmt.Fprintf(w, " %s", show(g.DisplayName))
+		}
+		fmt.Fprintf(w, "\n      why: %s\n", textsafe.Escape(g.Reason))
+		if len(g.Add)+len(g.Remove) > 0 {
+			fmt.Fprintf(w, "      members: +%d -%d\n", len(g.Add), len(g.Remove))
+		}
+	}
 	return nil
 }
 

@@ -114,6 +114,9 @@ func (c *cycle) run(ctx context.Context) error {
 			if note != "" {
 				pl.Notes = append(pl.Notes, note)
 			}
+			if pl.Groups, err = c.syncGroups(ctx); err != nil {
+				return fmt.Errorf("plan groups: %w", err)
+			}
 			c.dryPlan = pl
 			return nil
 		}
@@ -149,6 +152,13 @@ func (c *cycle) run(ctx context.Context) error {
 		return err
 	}
 	c.rep.Pending, c.rep.Stopped = c.pending, c.incomplete
+	if c.incomplete == "" && ctx.Err() == nil {
+		// Groups after a complete user phase: their members are guests.
+		if _, err := c.syncGroups(ctx); err != nil {
+			c.rep.GroupErr = fmt.Errorf("groups: %w", err)
+			p.log().Warn("group sync failed; the users' cycle is recorded, the groups are retried next cycle", "pair", p.PairName, "err", err)
+		}
+	}
 	return c.finish(ctx, link)
 }
 
@@ -603,6 +613,9 @@ func (c *cycle) finish(ctx context.Context, link string) error {
 	} else {
 		st.FailureRatio = 0
 		st.ConsecutiveFailures = 0
+	}
+	if c.rep.GroupErr != nil {
+		st.LastError, st.LastErrorAt = c.rep.GroupErr.Error(), p.now()
 	}
 	if err := p.Store.Apply(ctx, c.lease, b); err != nil {
 		return fmt.Errorf("commit delta link and status: %w", err)

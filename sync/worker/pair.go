@@ -51,6 +51,8 @@ type Pair struct {
 	// RevokeSessions makes the fast lane revoke the sign-in sessions of
 	// the guests it disables (see fastlane.go).
 	RevokeSessions bool
+	// Groups is the pair's group sync (see groups.go); nil syncs no groups.
+	Groups *GroupSync
 
 	// lane shares the pair's lease between its cycle and its fast lane
 	// in this process (see fastLane).

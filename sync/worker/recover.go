@@ -80,6 +80,16 @@ func (c *cycle) recoverMap(ctx context.Context) error {
 	}
 	level(msg, "pair", p.PairName, "epoch", ep.ID, "epochCreated", ep.Created, "stamped", res.Facts, "mapped", res.Mapped,
 		"foreign", res.Foreign, "duplicates", len(res.Duplicates))
+	if p.Groups != nil {
+		gr, err := p.RebuildGroups(ctx, c.lease)
+		if err != nil {
+			return fmt.Errorf("rebuild the group entries from the target's group stamps: %w", err)
+		}
+		if gr.Mapped > 0 {
+			p.log().Warn("the target holds groups ctsync stamped for this pair: their entries were rebuilt from the stamps",
+				"pair", p.PairName, "stamped", gr.Stamped, "mapped", gr.Mapped, "duplicates", len(gr.Duplicates))
+		}
+	}
 	return nil
 }
 

@@ -46,6 +46,11 @@ type Report struct {
 	// planned changes it did not start, plus the users it read but did not
 	// reach planning (a cycle plans chunk by chunk while it applies).
 	Pending int
+	// GroupErr is why the group step (pairs with [pair.groups]) failed in
+	// part or in whole; the users' cycle is recorded regardless, and the
+	// groups are retried next cycle. Counts holds the group actions
+	// ("group-create", "group-member-add", "group-failed", ...).
+	GroupErr error
 }
 
 // Incomplete reports whether the cycle stopped before doing all its work
@@ -57,7 +62,7 @@ func (r Report) Incomplete() bool { return r.Err == nil && r.Stopped != "" }
 func (r Report) Resume() bool { return r.Err == nil && r.Stopped == StopTimeout && !r.Quarantined }
 
 // Failed reports whether the cycle stopped on an error or parked users.
-func (r Report) Failed() bool { return r.Err != nil || r.Failures > 0 }
+func (r Report) Failed() bool { return r.Err != nil || r.Failures > 0 || r.GroupErr != nil }
 
 // Kinds returns the actions counted, sorted.
 func (r Report) Kinds() []string {
