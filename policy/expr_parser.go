@@ -30,13 +30,17 @@ type parser struct {
 	i     int
 	attrs []string
 	seen  map[string]bool
+	props *propTable // what attribute names resolve against
 }
 
 // parseExpr parses and checks src: syntax, known functions and their
 // arity, literal arguments (regular expressions compile, indices are
-// positive), known attributes. The error carries the byte offset of the
-// problem.
-func parseExpr(src string) (*expr, *exprError) {
+// positive), known attributes (user properties). The error carries the
+// byte offset of the problem.
+func parseExpr(src string) (*expr, *exprError) { return parseExprIn(src, userTable) }
+
+// parseExprIn is parseExpr with attribute names resolved against props.
+func parseExprIn(src string, props *propTable) (*expr, *exprError) {
 	if len(src) > maxExprLen {
 		return nil, &exprError{maxExprLen, fmt.Sprintf("expression longer than %d bytes", maxExprLen)}
 	}
@@ -47,7 +51,7 @@ func parseExpr(src string) (*expr, *exprError) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{src: src, toks: toks, seen: map[string]bool{}}
+	p := &parser{src: src, toks: toks, seen: map[string]bool{}, props: props}
 	root, err := p.expression(0)
 	if err != nil {
 		return nil, err
@@ -98,9 +102,9 @@ func (p *parser) operand(depth int) (node, *exprError) {
 	t := p.next()
 	switch t.kind {
 	case tAttr:
-		pr := lookupProp(t.text)
+		pr := p.props.lookup(t.text)
 		if pr == nil {
-			return nil, &exprError{t.pos, fmt.Sprintf("unknown source attribute [%s]%s", t.text, suggestProp(t.text))}
+			return nil, &exprError{t.pos, p.props.unknown(p.props, t.text, true)}
 		}
 		if !p.seen[pr.name] {
 			p.seen[pr.name] = true
@@ -199,20 +203,6 @@ func suggestFunc(name string) string {
 		}
 	}
 	return ""
-}
-
-func suggestProp(name string) string {
-	low := strings.ToLower(name)
-	best, bestD := "", min(3, len(low)/3+1)
-	for _, pr := range userProps {
-		if d := editDistance(low, strings.ToLower(pr.name), bestD); d < bestD {
-			best, bestD = pr.name, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
 }
 
 // editDistance is the Levenshtein distance of a and b, or max when it is

@@ -56,22 +56,37 @@ type clause struct {
 	num   int64
 }
 
-// compileClause checks one clause; key is its path ("scope.filter[0].clause[1]").
+// compileClause checks one clause on user properties; key is its path
+// ("scope.filter[0].clause[1]").
 func compileClause(cs ClauseSpec, key string, c *collector) *clause {
-	ok := true
-	cl := &clause{value: cs.Value}
-	pr := lookupProp(strings.TrimSpace(cs.Attribute))
+	return compileClauseIn(cs, key, userTable, c)
+}
+
+// clauseAttr resolves a clause's attribute against props: pr is the
+// property named (nil when none is), ok whether a clause may filter on it;
+// when it may not, clauseAttr reports why at key+".attribute".
+func clauseAttr(cs ClauseSpec, key string, props *propTable, c *collector) (pr *prop, ok bool) {
+	name := strings.TrimSpace(cs.Attribute)
+	pr = props.lookup(name)
 	switch {
-	case strings.TrimSpace(cs.Attribute) == "":
+	case name == "":
 		c.add(key+".attribute", 0, "attribute is required")
-		ok = false
 	case pr == nil:
-		c.add(key+".attribute", 0, "unknown source attribute %q%s", cs.Attribute, suggestProp(cs.Attribute))
-		ok = false
+		c.add(key+".attribute", 0, "%s", props.unknown(props, cs.Attribute, false))
 	case pr.kind == kStrings || pr.kind == kRef:
 		c.add(key+".attribute", 0, "%s is a %s: scoping filters apply to single-valued attributes only, as in Entra", pr.name, pr.kind)
-		ok = false
 	default:
+		return pr, true
+	}
+	return pr, false
+}
+
+// compileClauseIn is compileClause with the attribute resolved against
+// props.
+func compileClauseIn(cs ClauseSpec, key string, props *propTable, c *collector) *clause {
+	cl := &clause{value: cs.Value}
+	pr, ok := clauseAttr(cs, key, props, c)
+	if ok {
 		cl.attr = pr.name
 	}
 	op, known := parseOperator(cs.Operator)

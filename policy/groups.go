@@ -32,17 +32,21 @@ const (
 	maxGroupDescription = 1024
 )
 
-// groupAttrNames are the source group attributes filters and expressions
-// read, in the order messages list them.
-var groupAttrNames = []string{directory.PropDisplayName, directory.PropDescription, directory.PropMailNickname}
+// groupTable is the source group attributes that group filters and
+// expressions read, in the order messages list them: all strings (Graph's
+// bounds on what a target group takes are maxGroupDisplayName and
+// maxGroupDescription, checked on the values).
+var groupTable = newPropTable([]prop{
+	{name: directory.PropDisplayName, kind: kString},
+	{name: directory.PropDescription, kind: kString},
+	{name: directory.PropMailNickname, kind: kString},
+}, unknownGroupAttr)
 
-// descriptionStandIn is the user property that stands in for a group's
-// description while a clause or an expression is checked by the user-side
-// compilers, which know user properties only (a group's description has no
-// user counterpart). It is a string property of the same length, so byte
-// offsets and columns in an expression are unchanged; groupAttrs maps it
-// back when the expression is evaluated.
-const descriptionStandIn = "companyName"
+// unknownGroupAttr is the message for an attribute groups do not have, in
+// an expression or a clause alike.
+func unknownGroupAttr(t *propTable, name string, _ bool) string {
+	return fmt.Sprintf("unknown group attribute %q%s: group filters and expressions read displayName, description or mailNickname", name, t.suggest(name))
+}
 
 // GroupRules is a pair's compiled group sync ([pair.groups]): which source
 // groups are in scope, what their target group looks like, and how its
@@ -172,100 +176,25 @@ func compileGroups(s GroupsSpec, c *collector) *GroupRules {
 	return r
 }
 
-// groupAttr resolves a group attribute name written in any ASCII case to
-// its canonical spelling (only ASCII case: a name of the same length, so
-// columns in an expression do not move).
-func groupAttr(name string) (string, bool) {
-	for _, a := range groupAttrNames {
-		if len(a) == len(name) && asciiEqualFold(a, name) {
-			return a, true
-		}
-	}
-	return "", false
-}
-
-func asciiEqualFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// standIn is the user property a group attribute is checked as.
-func standIn(attr string) string {
-	if attr == directory.PropDescription {
-		return descriptionStandIn
-	}
-	return attr
-}
-
-// unknownGroupAttr is the message for an attribute groups do not have.
-func unknownGroupAttr(name string) string {
-	return fmt.Sprintf("unknown group attribute %q: group filters and expressions read displayName, description or mailNickname", name)
-}
-
 // compileGroupClause checks one group scoping clause: the user scope's
-// clause with the group's attributes, all of them strings.
+// clause on the group's attributes, all of them strings.
 func compileGroupClause(cs ClauseSpec, key string, c *collector) *clause {
-	n := len(c.errs)
-	name := strings.TrimSpace(cs.Attribute)
-	attr, known := groupAttr(name)
-	switch {
-	case name == "":
-		c.add(key+".attribute", 0, "attribute is required")
-	case !known:
-		c.add(key+".attribute", 0, "%s", unknownGroupAttr(cs.Attribute))
-	}
 	if op, ok := parseOperator(cs.Operator); ok && (op == OpIsTrue || op == OpIsFalse) {
-		c.add(key+".operator", 0, "%s needs a boolean attribute; group attributes (%s) are strings (use EQUALS)", op, strings.Join(groupAttrNames, ", "))
+		clauseAttr(cs, key, groupTable, c)
+		names := make([]string, len(groupTable.props))
+		for i, p := range groupTable.props {
+			names[i] = p.name
+		}
+		c.add(key+".operator", 0, "%s needs a boolean attribute; group attributes (%s) are strings (use EQUALS)", op, strings.Join(names, ", "))
 		return nil
 	}
-	check := cs
-	check.Attribute = standIn(attr)
-	if !known {
-		check.Attribute = directory.PropDisplayName // still check operator and value
-	}
-	cl := compileClause(check, key, c)
-	if cl == nil || len(c.errs) > n {
-		return nil
-	}
-	cl.attr = attr
-	return cl
+	return compileClauseIn(cs, key, groupTable, c)
 }
 
-// compileGroupExpr checks a display_name or description expression: its
-// attributes must be the group's, then the expression language's own
-// checks apply.
+// compileGroupExpr checks a display_name or description expression, whose
+// attributes are the group's.
 func compileGroupExpr(src, key, target string, c *collector) *expr {
-	toks, lexErr := lex(src)
-	if lexErr == nil && len(src) <= maxExprLen {
-		b := []byte(src)
-		for _, t := range toks {
-			if t.kind != tAttr {
-				continue
-			}
-			attr, ok := groupAttr(t.text)
-			if !ok {
-				c.add(key, column(src, t.pos), "expression for %s: %s", target, unknownGroupAttr(t.text))
-				return nil
-			}
-			// The name sits after "[" and any blanks; same length, so
-			// every offset stays.
-			at := t.pos + 1 + strings.Index(src[t.pos+1:], t.text)
-			copy(b[at:], standIn(attr))
-		}
-		src = string(b)
-	}
-	e, err := parseExpr(src)
+	e, err := parseExprIn(src, groupTable)
 	if err != nil {
 		c.add(key, column(src, err.pos), "expression for %s: %s", target, err.msg)
 		return nil
@@ -278,9 +207,6 @@ func compileGroupExpr(src, key, target string, c *collector) *expr {
 type groupAttrs map[string]any
 
 func (a groupAttrs) Attr(name string) (any, bool) {
-	if name == descriptionStandIn {
-		name = directory.PropDescription
-	}
 	v, ok := a[name]
 	return v, ok
 }

@@ -221,10 +221,56 @@ func TestGroupCompileErrors(t *testing.T) {
 			if e.Column != tt.col {
 				t.Errorf("column %d, want %d (%v)", e.Column, tt.col, e)
 			}
-			if strings.Contains(e.Msg, descriptionStandIn) {
-				t.Errorf("message names the stand-in %s: %v", descriptionStandIn, e)
+			if strings.Contains(e.Msg, "source attribute") {
+				t.Errorf("a group message speaks of user attributes: %v", e)
 			}
 		})
+	}
+}
+
+// TestGroupAttributeTable: group filters and expressions resolve names
+// against the group's attributes only, and suggest from them.
+func TestGroupAttributeTable(t *testing.T) {
+	expr := func(src string) GroupsSpec { return GroupsSpec{Names: []string{"Eng"}, Description: src} }
+	filtered := func(attr string) GroupsSpec {
+		return GroupsSpec{Filters: []FilterSpec{clauses(ClauseSpec{Attribute: attr, Operator: "EQUALS", Value: "x"})}}
+	}
+	const clauseKey = "groups.filter[0].clause[0].attribute"
+	tests := []struct {
+		name, key, msg string
+		spec           GroupsSpec
+		col            int
+		noSuggestion   bool
+	}{
+		{"typo in an expression", "groups.description", `unknown group attribute "descripton" (did you mean description?)`, expr(`Append("x", [descripton])`), 13, false},
+		{"typo in a clause", clauseKey, `unknown group attribute "mailNicknam" (did you mean mailNickname?)`, filtered("mailNicknam"), 0, false},
+		{"a user attribute in an expression", "groups.description", `unknown group attribute "companyName"`, expr(`[companyName]`), 1, true},
+		{"a user attribute in a clause", clauseKey, `unknown group attribute "companyName"`, filtered("companyName"), 0, true},
+		{"no suggestion from the user table", "groups.description", `unknown group attribute "departmnt"`, expr(`Join(" ", "a", [departmnt])`), 16, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := findErr(t, compileErrs(t, withGroups(tt.spec)), tt.key, tt.msg)
+			if e.Column != tt.col {
+				t.Errorf("column %d, want %d (%v)", e.Column, tt.col, e)
+			}
+			if tt.noSuggestion && strings.Contains(e.Msg, "did you mean") {
+				t.Errorf("suggests for a name no group attribute is near: %v", e)
+			}
+		})
+	}
+	// The user side still knows companyName, and suggests from its own table.
+	if _, err := parseExpr(`[companyName]`); err != nil {
+		t.Errorf("[companyName] in a user expression: %s", err.msg)
+	}
+	if _, err := parseExpr(`[descripton]`); err == nil || strings.Contains(err.msg, "did you mean description") {
+		t.Errorf("[descripton] in a user expression: %v", err)
+	}
+	// Any case resolves to the canonical name, which evaluation reads.
+	r := groupRules(t, GroupsSpec{Names: []string{engID}, DisplayName: `[DISPLAYNAME]`, Description: `[ description ]`})
+	dn, desc, err := r.Target(group(engID, "Engineering", "The engineers", "eng"))
+	if err != nil || dn != "Engineering" || desc != "The engineers" {
+		t.Errorf("Target = %q, %q, %v", dn, desc, err)
 	}
 }
 
@@ -319,8 +365,8 @@ func TestGroupHash(t *testing.T) {
 }
 
 // FuzzGroupExpr checks arbitrary display_name expressions: no panic, every
-// error at a column inside the expression and never naming the stand-in
-// for description, and a compiled expression evaluates without panicking.
+// error at a column inside the expression and never a user attribute's
+// message, and a compiled expression evaluates without panicking.
 func FuzzGroupExpr(f *testing.F) {
 	for _, s := range []string{
 		`[displayName]`, `Append("[Contoso] ", [displayName])`, `Coalesce([description], [mailNickname])`,
@@ -336,8 +382,8 @@ func FuzzGroupExpr(f *testing.F) {
 			if err.Column < 1 || err.Column > utf8.RuneCountInString(src)+1 {
 				t.Fatalf("column %d outside the expression: %v", err.Column, err)
 			}
-			if strings.Contains(err.Msg, descriptionStandIn) && !strings.Contains(src, descriptionStandIn) {
-				t.Fatalf("message names the stand-in: %v", err)
+			if strings.Contains(err.Msg, "source attribute") && !strings.Contains(src, "source attribute") {
+				t.Fatalf("a group message speaks of user attributes: %v", err)
 			}
 		}
 		if (e == nil) == (len(c.errs) == 0) {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -103,27 +104,75 @@ var userProps = []prop{
 	{name: "userType", writable: true},
 }
 
-var (
-	propByName = map[string]*prop{}
-	propByFold = map[string]*prop{}
-)
+// propTable is a set of properties that expressions and scoping clauses
+// resolve attribute names against: the user properties (userTable) or a
+// source group's attributes (groupTable).
+type propTable struct {
+	props  []prop
+	byName map[string]*prop
+	byFold map[string]*prop
+	// unknown is the message for a name t does not hold, as written in an
+	// expression (inExpr) or elsewhere (a clause's attribute).
+	unknown func(t *propTable, name string, inExpr bool) string
+}
+
+func newPropTable(props []prop, unknown func(t *propTable, name string, inExpr bool) string) *propTable {
+	t := &propTable{props: props, byName: map[string]*prop{}, byFold: map[string]*prop{}, unknown: unknown}
+	for i := range props {
+		p := &props[i]
+		t.byName[p.name] = p
+		t.byFold[strings.ToLower(p.name)] = p
+	}
+	return t
+}
+
+// lookup finds a property by name; Graph accepts names in any case, so a
+// name in another case resolves to the canonical spelling.
+func (t *propTable) lookup(name string) *prop {
+	if p, ok := t.byName[name]; ok {
+		return p
+	}
+	return t.byFold[strings.ToLower(name)]
+}
+
+// suggest is " (did you mean x?)" for the property of t closest to name,
+// or "" when none is close.
+func (t *propTable) suggest(name string) string {
+	low := strings.ToLower(name)
+	best, bestD := "", min(3, len(low)/3+1)
+	for _, pr := range t.props {
+		if d := editDistance(low, strings.ToLower(pr.name), bestD); d < bestD {
+			best, bestD = pr.name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+// userTable holds userProps; built by init, once the extension attributes
+// are in.
+var userTable *propTable
 
 func init() {
 	for i := 1; i <= 15; i++ {
 		userProps = append(userProps, prop{name: "extensionAttribute" + strconv.Itoa(i), writable: true})
 	}
-	for i := range userProps {
-		p := &userProps[i]
-		propByName[p.name] = p
-		propByFold[strings.ToLower(p.name)] = p
-	}
+	userTable = newPropTable(userProps, unknownSourceAttr)
 }
 
-// lookupProp finds a property by name; Graph accepts names in any case,
-// so a name in another case resolves to the canonical spelling.
-func lookupProp(name string) *prop {
-	if p, ok := propByName[name]; ok {
-		return p
+// unknownSourceAttr is the message for a name that is no user property:
+// [name] in an expression, quoted elsewhere.
+func unknownSourceAttr(t *propTable, name string, inExpr bool) string {
+	if inExpr {
+		return fmt.Sprintf("unknown source attribute [%s]%s", name, t.suggest(name))
 	}
-	return propByFold[strings.ToLower(name)]
+	return fmt.Sprintf("unknown source attribute %q%s", name, t.suggest(name))
 }
+
+// lookupProp finds a user property by name, in any case.
+func lookupProp(name string) *prop { return userTable.lookup(name) }
+
+// suggestProp suggests the user property closest to name.
+func suggestProp(name string) string { return userTable.suggest(name) }
