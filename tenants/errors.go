@@ -384,6 +384,8 @@ func permissionFor(op string) string {
 		return "application permission User.Invite.All"
 	case path == "/domains" || strings.HasPrefix(path, "/domains/"):
 		return "application permission Domain.Read.All"
+	case strings.HasPrefix(path, "/groups") && method != "GET":
+		return "application permission Group.ReadWrite.All"
 	case strings.HasPrefix(path, "/groups"):
 		return "application permission GroupMember.Read.All"
 	case strings.HasPrefix(path, "/users") && method != "GET":

@@ -407,7 +407,8 @@ func requestCost(r *http.Request) Cost {
 	case http.MethodGet:
 		c.RU = 1
 		if strings.HasSuffix(path, "/users") || strings.HasSuffix(path, "/users/delta") ||
-			strings.HasSuffix(path, "/users/delta()") {
+			strings.HasSuffix(path, "/users/delta()") || strings.HasSuffix(path, "/groups") ||
+			strings.HasSuffix(path, "/groups/delta") || strings.HasSuffix(path, "/groups/delta()") {
 			c.RU = 2
 		}
 		q := r.URL.Query()

@@ -72,6 +72,10 @@ type callOpts struct {
 	// goneIsDone: a 404 after a try that may have been applied (no
 	// response, 5xx) means the earlier try did it (deletes).
 	goneIsDone bool
+	// noReplay: a try that may have been applied (no response, 5xx) is
+	// not sent again: a create that is not idempotent (POST /groups) would
+	// make a second object. 429s, which were not applied, are retried.
+	noReplay bool
 }
 
 // call runs fn, one Graph request through the SDK, until it succeeds, fails
@@ -101,6 +105,9 @@ func (c *Client) call(ctx context.Context, op string, o callOpts, fn func(ctx co
 		// transient failures may have been applied.
 		maybeApplied = maybeApplied || (ge.Transient() && !ge.Throttled() && !isCredentialError(ge.Err))
 		lastErr = ge
+		if o.noReplay && maybeApplied {
+			return ge
+		}
 		if ctx.Err() != nil {
 			if ge.Err == nil {
 				ge.Err = ctx.Err()
