@@ -117,10 +117,20 @@ func Wire(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 			Retry:                 worker.Backoff{Base: time.Minute, Max: 6 * time.Hour},
 			SpoolDir:              spoolDir(cfg),
 			RevokeSessions:        pc.Revokes(),
+			Groups:                groupSync(compiled, pc.Source, src, dst),
 			Log:                   log,
 		})
 	}
 	return a, nil
+}
+
+// groupSync is the pair's group sync, nil without [pair.groups].
+func groupSync(compiled *policy.Pair, source string, src, dst *tenants.Client) *worker.GroupSync {
+	rules := compiled.GroupSync(source)
+	if rules == nil {
+		return nil
+	}
+	return &worker.GroupSync{Source: src.Source(), Target: dst.Target(), Rules: rules}
 }
 
 // spoolDir is where cycles keep their source read while they plan it:

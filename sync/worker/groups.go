@@ -547,8 +547,10 @@ func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []str
 	}
 	c.mu.Lock()
 	c.rep.count(kind, 1)
-	if err == nil {
+	if err == nil && len(a.Add) > 0 {
 		c.rep.count("group-member-add", len(a.Add))
+	}
+	if err == nil && len(a.Remove) > 0 {
 		c.rep.count("group-member-remove", len(a.Remove))
 	}
 	c.mu.Unlock()
