@@ -515,7 +515,6 @@ func (s *groupStep) nestsDirty(id string) bool {
 	return false
 }
 
-
 // apply carries out one group's action; a failure is recorded on the
 // group's entry and retried next cycle, the other groups go on.
 func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []string) {
