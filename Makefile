@@ -10,7 +10,7 @@ RACE_PKGS = ./guestmap/... ./policy/... ./sync/... ./internal/...
 PLAIN_PKGS = ./cmd/... ./tenants/...
 FUZZTIME ?= 10s
 
-.PHONY: build test test-race test-plain fuzz chaos lint demo docs bench bench-report bench-scale ci tidy-check release release-check
+.PHONY: build test test-race test-plain fuzz chaos lint demo docs bench bench-report bench-scale bench-idle ci tidy-check release release-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ctsync
@@ -60,7 +60,8 @@ docs:
 
 # Every benchmark prints its figures (b.ReportMetric). The heavy ones run
 # once (their own loops are sized); the simulator's throughput needs time.
-# `make bench-report` (below) is the issue-14 report as one table.
+# `make bench-report` (below) is the issue-14 report as one table;
+# `make bench-idle` what an idle mesh costs Graph (it skips in `bench`).
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x -benchmem ./guestmap/ ./policy/ ./tenants/ ./sync/...
 	$(GO) test -run='^$$' -bench=. -benchtime=2s ./tenants/graphsim/
@@ -87,6 +88,16 @@ bench-scale:
 
 bench-report:
 	CTSYNC_BENCH_REPORT=1 $(GO) test -count=1 -timeout 12h -run '^TestBenchReport$$' -v ./sync/e2e/
+
+# What an idle mesh costs Graph: 3 tenants of 10,000 users (IDLE_USERS),
+# a full mesh (6 pairs) synced first with the pacer lifted, then `ctsync
+# run` at the default interval and fast lane, and at 10s, 15s and 1m, each
+# left idle for CTSYNC_IDLE_WINDOW (3m): Graph requests and resource units
+# per minute per tenant, writes (0), share of the tenant's RU budget. About
+# 20 minutes on 2 cores; CTSYNC_IDLE_INTERVALS=default,30s picks the rows.
+IDLE_USERS ?= 10000
+bench-idle:
+	CTSYNC_IDLE_MESH=1 CTSYNC_IDLE_USERS=$(IDLE_USERS) $(GO) test -count=1 -run='^$$' -bench='^BenchmarkIdleMesh$$' -benchtime=1x -timeout 90m ./sync/e2e/
 
 ci: lint tidy-check test
 
