@@ -86,6 +86,9 @@ type Server struct {
 	ca       *authority
 	caFile   string
 	tokenKey []byte
+	// tokCache holds verified access tokens (auth.go, verifiedClaims).
+	tokMu    sync.Mutex
+	tokCache map[string]verified
 	tenants  []*Tenant
 	byKey    map[string]*Tenant
 	files    map[string]tenantFiles
@@ -144,6 +147,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.thr = newThrottler()
 	s.stats.init()
+	s.tokCache = map[string]verified{}
 	s.tokenKey = make([]byte, 32)
 	if _, err := rand.Read(s.tokenKey); err != nil {
 		return nil, fmt.Errorf("graphsim: token key: %w", err)
