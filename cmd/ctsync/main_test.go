@@ -81,9 +81,9 @@ func TestValidateEachMistakeExits2(t *testing.T) {
 	t.Setenv("CTSYNC_NORTHWIND_SECRET", "x")
 	src := string(example)
 	cases := []struct{ name, from, to, key string }{
-		{"ratio nan", `interval = "1m"`, "interval = \"1m\"\nquarantine_ratio = nan", "worker.quarantine_ratio"},
+		{"ratio nan", `interval = "15s"`, "interval = \"15s\"\nquarantine_ratio = nan", "worker.quarantine_ratio"},
 		{"lease too long", `lease_ttl = "30s"`, `lease_ttl = "2000000h"`, "worker.lease_ttl"},
-		{"interval too long", `interval = "1m"`, `interval = "720h"`, "worker.interval"},
+		{"interval too long", `interval = "15s"`, `interval = "720h"`, "worker.interval"},
 		{"path is a URL", `url = "redis://127.0.0.1:6379/0"`, `path = "redis://127.0.0.1:6379/0"`, "store.path"},
 		{"unix socket", `url = "redis://127.0.0.1:6379/0"`, `url = "unix:///run/redis.sock"`, "store.url"},
 		{"password query", `url = "redis://127.0.0.1:6379/0"`, `url = "redis://127.0.0.1:6379/0?password=abc"`, "store.url"},
@@ -91,7 +91,7 @@ func TestValidateEachMistakeExits2(t *testing.T) {
 		{"pasted secret as variable name", `client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "abc~Q8.x-secret"`, "tenant[2].client_secret_env"},
 		{"unset variable", `client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "CTSYNC_TEST_SURELY_UNSET"`, "tenant[2].client_secret_env"},
 		{"long domain", `domain = "contoso.onmicrosoft.com"`, `domain = "` + strings.Repeat("a.", 200) + `com"`, "tenant[0].domain"},
-		{"unknown key", `interval = "1m"`, "interval = \"1m\"\nintervall = \"2m\"", "worker.intervall"},
+		{"unknown key", `interval = "15s"`, "interval = \"15s\"\nintervall = \"2m\"", "worker.intervall"},
 		{"wrong type", `concurrency_per_target = 64`, `concurrency_per_target = "four"`, "worker.concurrency_per_target"},
 		{"bad duration", `lease_ttl = "30s"`, `lease_ttl = "30 seconds"`, "worker.lease_ttl"},
 		{"unknown tenant", `target = "fabrikam"`, `target = "fabricam"`, "pair[0].target"},
@@ -291,7 +291,7 @@ func TestValidateRefusesHostileInputsBeforeParsing(t *testing.T) {
 	}
 	bad := string(example)
 	for _, r := range [][2]string{
-		{`interval = "1m"`, `interval = "1 minute"`},
+		{`interval = "15s"`, `interval = "1 minute"`},
 		{`lease_ttl = "30s"`, `lease_ttl = "1s"`},
 		{`target = "fabrikam"`, `target = "fabricam"`},
 		{`client_secret_env = "CTSYNC_NORTHWIND_SECRET"`, `client_secret_env = "CTSYNC_TEST_SURELY_UNSET"`},
@@ -305,7 +305,7 @@ func TestValidateRefusesHostileInputsBeforeParsing(t *testing.T) {
 	if code != exitUsage || !strings.Contains(errs, "worker.interval") {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	bad = strings.Replace(bad, `interval = "1 minute"`, `interval = "1m"`, 1)
+	bad = strings.Replace(bad, `interval = "1 minute"`, `interval = "15s"`, 1)
 	code, _, errs = run(t, "validate", "-c", write("four.toml", bad))
 	for _, key := range []string{"worker.lease_ttl", "pair[0].target", "tenant[2].client_secret_env", "store.url"} {
 		if code != exitUsage || !strings.Contains(errs, ": "+key+": ") {

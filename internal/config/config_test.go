@@ -66,7 +66,7 @@ func TestSetDefaults(t *testing.T) {
 	}{
 		{"empty worker gets every default", Config{}, func(t *testing.T, c *Config) {
 			w := c.Worker
-			if w.Interval.Duration != time.Minute || w.CycleTimeout.Duration != 30*time.Minute ||
+			if w.Interval.Duration != 15*time.Second || w.CycleTimeout.Duration != 30*time.Minute ||
 				w.LeaseTTL.Duration != 30*time.Second || w.ConcurrencyPerTarget != 64 ||
 				w.QuarantineRatio != 0.4 || w.QuarantineMinFailures != 10 || w.QuarantineInterval.Duration != time.Hour {
 				t.Errorf("worker defaults: %+v", w)

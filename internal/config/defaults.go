@@ -4,7 +4,7 @@ import "time"
 
 // Default values applied by SetDefaults.
 const (
-	DefaultInterval              = time.Minute
+	DefaultInterval              = 15 * time.Second
 	DefaultCycleTimeout          = 30 * time.Minute
 	DefaultConcurrencyPerTarget  = 64
 	DefaultLeaseTTL              = 30 * time.Second
