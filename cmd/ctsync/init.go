@@ -388,7 +388,7 @@ func renderMTOConfig(r *mtoRead, o *initOpts, now time.Time) (string, int, int, 
 	p("# url = \"redis://127.0.0.1:6379/0\" instead of path (see README, Configuration).\n")
 	p("path = %s\n", tomlString(o.storePath))
 	p("\n[worker]\n")
-	p("interval = \"1m\"             # Entra's own sync runs every 40 minutes\n")
+	p("interval = \"15s\"            # Entra's own sync runs every 40 minutes\n")
 	p("# listen = \"127.0.0.1:9464\"  # status page, /metrics, /livez, /readyz, POST /sync\n")
 	for _, t := range active {
 		p("\n[[tenant]]\n")

@@ -277,7 +277,8 @@ func TestFastLaneDisablesWithinSeconds(t *testing.T) {
 }
 
 // BenchmarkFastLaneDisable measures, with `ctsync run` at default settings
-// (interval 1m, fast_interval 10s) on a 3-tenant mesh, the time from a
+// (interval and fast_interval: config.DefaultInterval and
+// DefaultFastInterval) on a 3-tenant mesh, the time from a
 // source user disabled at a random moment to every one of its guests
 // disabled with sessions revoked, over CTSYNC_FASTLANE_TRIALS trials
 // (default 5), and prints p50, p95 and max. Run it with -benchtime=1x:
@@ -294,7 +295,7 @@ func BenchmarkFastLaneDisable(b *testing.B) {
 		trials = n
 	}
 	names := []string{"contoso", "fabrikam", "northwind"}
-	r := newLaneRig(b, names, 200, "", "")
+	r := newLaneRig(b, names, 200, config.DefaultInterval.String(), "")
 	r.run()
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var took []time.Duration
