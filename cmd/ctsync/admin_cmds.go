@@ -66,7 +66,7 @@ func init() {
   # Rebuild it from the stamps in the target tenant
   ctsync map rebuild -c config.toml --pair contoso-to-fabrikam`,
 		subs: []*command{
-			{name: "export", summary: "print the pair's source -> guest map as JSON lines, one entry a line",
+			{name: "export", summary: "print the pair's source -> guest map as JSON lines, one entry a line, then its group entries (\"kind\":\"group\")",
 				usage: "--pair P [-c config.toml]", flags: runMap("export"),
 				example: `  # The map as JSON lines
   ctsync map export -c config.toml --pair contoso-to-fabrikam > map.jsonl
@@ -400,11 +400,14 @@ func mapPair(ctx context.Context, e *env, sub, path, pair string, drop bool) int
 	return exitOK
 }
 
-// exportMap writes the pair's map as JSON lines, one guestmap.Entry a
-// line: what `ctsync map export` prints and GET /api/v1/map streams.
+// exportMap writes the pair's map as JSON lines: what `ctsync map export`
+// prints and GET /api/v1/map streams. First the users, one guestmap.Entry
+// a line as ever, then the groups (group sync), one exportGroup a line,
+// told apart by their "kind":"group" (user lines have no "kind"), in
+// source ID order.
 func exportMap(ctx context.Context, s guestmap.Store, pair string, w io.Writer) error {
 	enc := json.NewEncoder(w)
-	return s.Scan(ctx, pair, func(page []guestmap.Entry) error {
+	err := s.Scan(ctx, pair, func(page []guestmap.Entry) error {
 		for _, en := range page {
 			if err := enc.Encode(en); err != nil {
 				return err
@@ -412,6 +415,30 @@ func exportMap(ctx context.Context, s guestmap.Store, pair string, w io.Writer) 
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	groups, err := s.GroupEntries(ctx, pair)
+	if err != nil {
+		return fmt.Errorf("read group entries: %w", err)
+	}
+	for _, g := range groups {
+		if err := enc.Encode(exportGroup{Kind: exportKindGroup, GroupEntry: g}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportKindGroup is the "kind" of a group's line in `ctsync map export`.
+const exportKindGroup = "group"
+
+// exportGroup is a group's line in `ctsync map export`: "kind":"group"
+// and the fields of guestmap.GroupEntry (schema in docs/operating.md,
+// "Map export").
+type exportGroup struct {
+	Kind string `json:"kind"`
+	guestmap.GroupEntry
 }
 
 // rebuildRequest is the body of POST /api/v1/map/rebuild: the arguments

@@ -45,10 +45,14 @@ func init() {
   # In a script: 0 nothing to do, 2 changes pending, 1 an error
   ctsync plan -c config.toml --detailed-exitcode`,
 		usageExit: func(args []string) int { return planExit(exitUsage, detailedAsked(args)) }})
-	register(&command{name: "provision", summary: "sync one user of one pair now, showing each step",
-		usage: "--pair P --user ID|UPN [-c config.toml]", flags: runProvision,
+	register(&command{name: "provision", summary: "sync one user or one group of one pair now, showing each step",
+		usage: "--pair P (--user ID|UPN | --group NAME|ID) [-c config.toml]", flags: runProvision,
+		long: "Exactly one of --user and --group. A group needs the pair's [pair.groups]; its steps are import, scope, members (read afresh, nested ones too with transitive = true, and which have a synced guest), match (the target group by its stamp) and action. Exit 0 done or nothing to do, 1 a step failed, 2 usage or configuration.",
 		example: `  # One user now, by UPN, showing import, scope, match and action
-  ctsync provision -c config.toml --pair contoso-to-fabrikam --user adele@contoso.onmicrosoft.com`})
+  ctsync provision -c config.toml --pair contoso-to-fabrikam --user adele@contoso.onmicrosoft.com
+
+  # One security group now, by display name (or object ID), with its members
+  ctsync provision -c config.toml --pair contoso-to-fabrikam --group Engineering`})
 }
 
 func runOnce(fs *pflag.FlagSet) runFunc {
@@ -293,11 +297,12 @@ func detailedAsked(args []string) bool {
 func runProvision(fs *pflag.FlagSet) runFunc {
 	path := configFlag(fs)
 	pair := fs.String("pair", "", "the `pair` to provision through (required)")
-	user := fs.String("user", "", "the source user's object ID or UPN (required)")
+	user := fs.String("user", "", "the source user's object ID or UPN")
+	group := fs.String("group", "", "the source security group's display `name` or object ID (the pair needs [pair.groups])")
 	return func(ctx context.Context, e *env, args []string) int {
 		a, code := checkAndOpen(ctx, e, path, pair, func() string {
-			if *pair == "" || *user == "" {
-				return "provision needs --pair and --user"
+			if *pair == "" || (*user == "") == (*group == "") {
+				return "provision needs --pair and exactly one of --user and --group"
 			}
 			return ""
 		})
@@ -305,17 +310,37 @@ func runProvision(fs *pflag.FlagSet) runFunc {
 			return code
 		}
 		defer a.Close()
-		_, err := a.Pair(*pair).Provision(ctx, *user, func(s worker.Step) {
-			// Steps quote the user's names and Graph's messages: escaped.
-			if s.Err != nil {
-				fmt.Fprintf(e.stdout, "%-8s FAILED: %s\n", s.Name, textsafe.Escape(s.Err.Error()))
-				return
-			}
-			fmt.Fprintf(e.stdout, "%-8s %s\n", s.Name, textsafe.Escape(s.Detail))
-		})
+		p := a.Pair(*pair)
+		switch {
+		case p == nil:
+			e.errorf("pair %s is disabled (disabled = true): enable it to provision through it", *pair)
+			return exitUsage
+		case *group != "" && p.Groups == nil:
+			e.errorf("pair %s syncs no groups: its policy has no [pair.groups] section", *pair)
+			return exitUsage
+		}
+		// Steps quote names and Graph's messages: escaped.
+		show := func(s worker.Step) { writeStep(e.stdout, s) }
+		var err error
+		if *group != "" {
+			_, err = p.ProvisionGroup(ctx, *group, show)
+		} else {
+			_, err = p.Provision(ctx, *user, show)
+		}
 		if err != nil {
 			return exitFailures
 		}
 		return exitOK
 	}
+}
+
+// writeStep prints one step of `ctsync provision`: its name, then what it
+// found or FAILED and why, escaped (names and Graph's messages come from
+// the directories).
+func writeStep(w io.Writer, s worker.Step) {
+	if s.Err != nil {
+		fmt.Fprintf(w, "%-8s FAILED: %s\n", s.Name, textsafe.Escape(s.Err.Error()))
+		return
+	}
+	fmt.Fprintf(w, "%-8s %s\n", s.Name, textsafe.Escape(s.Detail))
 }

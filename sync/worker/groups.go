@@ -37,6 +37,11 @@ import (
 //
 // No member list is read at the source in a cycle unless a group became
 // tracked: the delta's members@delta carries the changes.
+//
+// `ctsync provision --group` (ProvisionGroup, groups_provision.go) runs
+// steps 3 to 5 for one group, with its members read afresh, through the
+// same pieces: readMembers, closureOf, syncedGuests, state, the planner,
+// apply (createGroup) and write, without the group link.
 
 // GroupSource reads a source tenant's groups. Package tenants implements it.
 type GroupSource interface {
@@ -46,6 +51,10 @@ type GroupSource interface {
 	GroupDelta(ctx context.Context, link string, page func([]directory.Group) error) (string, error)
 	// DirectMembers reads a group's direct members with their kinds.
 	DirectMembers(ctx context.Context, groupID string) ([]directory.Member, error)
+	// FindGroups finds groups by object ID or exact displayName (several
+	// may share a name), with their attributes but not their members
+	// (`ctsync provision --group`).
+	FindGroups(ctx context.Context, displayNameOrID string) ([]directory.Group, error)
 }
 
 // GroupTarget writes security groups into a target tenant. Package tenants
@@ -139,7 +148,7 @@ func (c *cycle) syncGroups(ctx context.Context) ([]plan.GroupAction, error) {
 		if err := ctx.Err(); err != nil {
 			return actions, err
 		}
-		s.apply(ctx, a, desired[a.SourceID])
+		_ = s.apply(ctx, a, desired[a.SourceID]) // recorded; the others go on
 	}
 	return actions, s.commit(ctx, newLink)
 }
@@ -320,16 +329,9 @@ func (s *groupStep) track(ctx context.Context) error {
 		queue = queue[1:]
 		e := s.entries[id]
 		if !e.MembersKnown {
-			members, err := s.gs.Source.DirectMembers(ctx, id)
-			if err != nil {
-				return fmt.Errorf("read the members of source group %s: %w", id, err)
+			if _, err := readMembers(ctx, s.gs.Source, e); err != nil {
+				return err
 			}
-			added := make(map[string]directory.MemberKind, len(members))
-			for _, m := range members {
-				added[m.ID] = m.Kind
-			}
-			e.Users, e.Groups = memberLists(added, nil)
-			e.MembersKnown = true
 			s.put[id], s.dirty[id] = true, true
 		}
 		if !rules.Transitive() {
@@ -358,21 +360,51 @@ func (s *groupStep) track(ctx context.Context) error {
 	return nil
 }
 
+// readMembers reads a source group's direct members into its entry (users
+// and groups; other objects are never synced and only counted).
+func readMembers(ctx context.Context, src GroupSource, e *guestmap.GroupEntry) (others int, err error) {
+	members, err := src.DirectMembers(ctx, e.SourceID)
+	if err != nil {
+		return 0, fmt.Errorf("read the members of source group %s: %w", e.SourceID, err)
+	}
+	added := make(map[string]directory.MemberKind, len(members))
+	for _, m := range members {
+		added[m.ID] = m.Kind
+		if m.Kind != directory.MemberUser && m.Kind != directory.MemberGroup {
+			others++
+		}
+	}
+	e.Users, e.Groups = memberLists(added, nil)
+	e.MembersKnown = true
+	return others, nil
+}
+
 func (s *groupStep) group(e *guestmap.GroupEntry) directory.Group {
 	return directory.Group{ID: e.SourceID, Attrs: map[string]any{directory.PropDisplayName: e.Name, directory.PropDescription: e.Description}}
 }
 
 // closure returns the users of a group: direct, or through nesting.
 func (s *groupStep) closure(id string) []string {
-	e := s.entries[id]
-	if !s.gs.Rules.Transitive() {
+	return closureOf(s.entries, id, s.gs.Rules.Transitive())
+}
+
+// closureOf returns the users of group id (sorted, no duplicates): its
+// direct ones, and with transitive those of the groups it nests, at any
+// depth, each group once (nesting may loop). A group without an entry
+// counts for none.
+func closureOf(entries map[string]*guestmap.GroupEntry, id string, transitive bool) []string {
+	e := entries[id]
+	if e == nil {
+		return nil
+	}
+	if !transitive {
 		return e.Users
 	}
 	seen := map[string]bool{id: true}
 	users := map[string]bool{}
 	queue := []string{id}
 	for len(queue) > 0 {
-		g := s.entries[queue[0]]
+		g := entries[queue[0]]
 		queue = queue[1:]
 		if g == nil {
 			continue
@@ -397,7 +429,7 @@ func (s *groupStep) closure(id string) []string {
 
 // states builds the planner's input and each group's desired members.
 func (s *groupStep) states(ctx context.Context) ([]plan.GroupState, map[string][]string, error) {
-	c, rules := s.c, s.gs.Rules
+	c := s.c
 	everything := s.full || c.interrupted
 	moved := map[string]bool{}
 	for _, id := range c.arrived {
@@ -430,11 +462,33 @@ func (s *groupStep) states(ctx context.Context) ([]plan.GroupState, map[string][
 	}
 	slices.Sort(want)
 	want = slices.Compact(want)
-	guests := map[string]string{}
-	for start := 0; start < len(want); start += 1000 {
-		got, err := c.p.Store.GetMany(ctx, c.p.PairName, want[start:min(start+1000, len(want))])
+	guests, err := syncedGuests(ctx, c.p, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	desired := map[string][]string{}
+	var states []plan.GroupState
+	for id, e := range s.entries {
+		st, ok, err := s.state(ctx, e, closures[id], guests, desired)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read the guests of group members: %w", err)
+			return nil, nil, err
+		}
+		if ok {
+			states = append(states, st)
+		}
+	}
+	return states, desired, nil
+}
+
+// syncedGuests returns the guests this pair synced for users (source IDs,
+// no duplicates) as source ID -> guest ID: those of map entries active or
+// disabled, read in batches. Users without one are absent.
+func syncedGuests(ctx context.Context, p *Pair, users []string) (map[string]string, error) {
+	guests := map[string]string{}
+	for start := 0; start < len(users); start += 1000 {
+		got, err := p.Store.GetMany(ctx, p.PairName, users[start:min(start+1000, len(users))])
+		if err != nil {
+			return nil, fmt.Errorf("read the guests of group members: %w", err)
 		}
 		for id, e := range got {
 			if e.GuestID != "" && (e.State == guestmap.StateActive || e.State == guestmap.StateDisabled) {
@@ -442,52 +496,57 @@ func (s *groupStep) states(ctx context.Context) ([]plan.GroupState, map[string][
 			}
 		}
 	}
-	desired := map[string][]string{}
-	var states []plan.GroupState
-	for id, e := range s.entries {
-		st := plan.GroupState{SourceID: id, Gone: s.gone[id], InScope: e.InScope && !s.gone[id], TargetID: e.TargetID,
-			StoredHash: e.AttrHash, Managed: e.Managed, Reconcile: s.dirty[id]}
-		if !st.InScope {
-			_, st.Reason = rules.InScope(s.group(e))
-			if e.TargetID == "" && e.Creating.IsZero() {
-				continue // nested only: nothing of it in the target
-			}
-			states = append(states, st)
-			continue
+	return guests, nil
+}
+
+// state is the planner's input for one tracked group. closure is the
+// group's users (closureOf) and guests the synced guests of every user
+// (syncedGuests); a group to reconcile (dirty) gets its desired members,
+// recorded in desired, and in exact mode its target group's actual ones.
+// ok is false when the group has nothing to plan: tracked only as nested
+// in an in-scope group, or its attributes do not map (recorded on its
+// entry, counted as failed).
+func (s *groupStep) state(ctx context.Context, e *guestmap.GroupEntry, closure []string, guests map[string]string, desired map[string][]string) (st plan.GroupState, ok bool, err error) {
+	id, rules := e.SourceID, s.gs.Rules
+	st = plan.GroupState{SourceID: id, Gone: s.gone[id], InScope: e.InScope && !s.gone[id], TargetID: e.TargetID,
+		StoredHash: e.AttrHash, Managed: e.Managed, Reconcile: s.dirty[id]}
+	_, st.Reason = rules.InScope(s.group(e))
+	if !st.InScope {
+		if e.TargetID == "" && e.Creating.IsZero() {
+			return st, false, nil // nested only: nothing of it in the target
 		}
-		_, st.Reason = rules.InScope(s.group(e))
-		name, desc, err := rules.Target(s.group(e))
-		if err != nil {
-			e.LastError = fmt.Sprintf("map the group's attributes: %v", err)
-			s.put[id] = true
-			s.failed++
-			continue
-		}
-		st.DisplayName, st.Description = name, desc
-		st.AttrHash = policy.GroupHash(name, desc)
-		if s.dirty[id] {
-			for _, u := range closures[id] {
-				if g := guests[u]; g != "" {
-					st.Desired = append(st.Desired, g)
-				}
-			}
-			slices.Sort(st.Desired)
-			st.Desired = slices.Compact(st.Desired)
-			desired[id] = st.Desired
-			if rules.Exact() && e.TargetID != "" {
-				actual, err := s.gs.Target.Members(ctx, e.TargetID)
-				if err != nil {
-					return nil, nil, fmt.Errorf("read the members of target group %s: %w", e.TargetID, err)
-				}
-				slices.Sort(actual)
-				st.Actual = actual
-			}
-		} else {
-			st.Desired = e.Managed
-		}
-		states = append(states, st)
+		return st, true, nil
 	}
-	return states, desired, nil
+	name, desc, err := rules.Target(s.group(e))
+	if err != nil {
+		e.LastError = fmt.Sprintf("map the group's attributes: %v", err)
+		s.put[id] = true
+		s.failed++
+		return st, false, nil
+	}
+	st.DisplayName, st.Description = name, desc
+	st.AttrHash = policy.GroupHash(name, desc)
+	if !s.dirty[id] {
+		st.Desired = e.Managed
+		return st, true, nil
+	}
+	for _, u := range closure {
+		if g := guests[u]; g != "" {
+			st.Desired = append(st.Desired, g)
+		}
+	}
+	slices.Sort(st.Desired)
+	st.Desired = slices.Compact(st.Desired)
+	desired[id] = st.Desired
+	if rules.Exact() && e.TargetID != "" {
+		actual, err := s.gs.Target.Members(ctx, e.TargetID)
+		if err != nil {
+			return st, false, fmt.Errorf("read the members of target group %s: %w", e.TargetID, err)
+		}
+		slices.Sort(actual)
+		st.Actual = actual
+	}
+	return st, true, nil
 }
 
 // nestsDirty reports whether a group nests (transitively) a group whose
@@ -516,8 +575,9 @@ func (s *groupStep) nestsDirty(id string) bool {
 }
 
 // apply carries out one group's action; a failure is recorded on the
-// group's entry and retried next cycle, the other groups go on.
-func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []string) {
+// group's entry and retried next cycle, the other groups go on. It returns
+// the failure (the cycle has it on the entry and in the log already).
+func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []string) error {
 	c, e := s.c, s.entries[a.SourceID]
 	start := time.Now()
 	rec := guestmap.Record{Pair: c.p.PairName, Cycle: c.id(), SourceID: a.SourceID, Action: string(a.Kind), Result: "ok"}
@@ -553,6 +613,7 @@ func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []str
 		c.rep.count("group-member-remove", len(a.Remove))
 	}
 	c.mu.Unlock()
+	return err
 }
 
 func (s *groupStep) do(ctx context.Context, a plan.GroupAction, e *guestmap.GroupEntry, desired []string) error {
@@ -681,6 +742,19 @@ func (s *groupStep) createGroup(ctx context.Context, a plan.GroupAction, e *gues
 
 // commit writes the entries and the group link in one fenced batch.
 func (s *groupStep) commit(ctx context.Context, link string) error {
+	if err := s.write(ctx, link); err != nil {
+		return err
+	}
+	if s.failed > 0 {
+		return fmt.Errorf("%d group actions failed (see the log; retried next cycle)", s.failed)
+	}
+	return nil
+}
+
+// write writes the entries to put and drop and the log in one fenced
+// batch, with the group link unless link is "" (provisioning one group
+// never moves it).
+func (s *groupStep) write(ctx context.Context, link string) error {
 	c := s.c
 	b := guestmap.Batch{DeleteGroups: s.drop, Log: s.log}
 	for id := range s.put {
@@ -695,9 +769,6 @@ func (s *groupStep) commit(ctx context.Context, link string) error {
 	}
 	if err := c.p.Store.Apply(ctx, c.lease, b); err != nil {
 		return fmt.Errorf("commit group entries: %w", err)
-	}
-	if s.failed > 0 {
-		return fmt.Errorf("%d group actions failed (see the log; retried next cycle)", s.failed)
 	}
 	return nil
 }

@@ -28,15 +28,11 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 		rep.Err, rep.End = err, p.now()
 		return rep, err
 	}
-	lease, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
+	ctx, lease, release, err := p.provisionLease(ctx)
 	if err != nil {
-		if errors.Is(err, guestmap.ErrHeld) {
-			err = errors.New("a cycle of this pair is running on another ctsync; try again in a moment")
-		}
 		return fail("lease", err)
 	}
-	ctx, stop := lease.KeepAlive(ctx)
-	defer func() { stop(); _ = lease.Release(context.WithoutCancel(ctx)) }()
+	defer release()
 
 	c := &cycle{p: p, lease: lease, rep: &rep}
 	u, err := p.Source.User(ctx, idOrUPN, p.Rules.SourceProperties())
@@ -110,6 +106,21 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 	}
 	step(Step{Name: "result", Detail: strings.Join(done, ", ")})
 	return rep, nil
+}
+
+// provisionLease takes the pair's lease for provisioning on demand (users
+// and groups alike) and keeps it alive in the returned context; release
+// lets it go.
+func (p *Pair) provisionLease(ctx context.Context) (_ context.Context, _ *guestmap.Lease, release func(), _ error) {
+	lease, err := p.Store.Acquire(ctx, p.PairName, p.LeaseTTL)
+	if err != nil {
+		if errors.Is(err, guestmap.ErrHeld) {
+			err = errors.New("a cycle of this pair is running on another ctsync; try again in a moment")
+		}
+		return ctx, nil, nil, err
+	}
+	ctx, stop := lease.KeepAlive(ctx)
+	return ctx, lease, func() { stop(); _ = lease.Release(context.WithoutCancel(ctx)) }, nil
 }
 
 func who(u directory.User) string {
