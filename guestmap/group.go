@@ -31,6 +31,9 @@ type GroupEntry struct {
 	SourceID    string `json:"sourceId"`              // the source group's object ID (the key)
 	Name        string `json:"name,omitempty"`        // source displayName, as last read
 	Description string `json:"description,omitempty"` // source description, as last read
+	// MailNickname is the source mailNickname, as last read: group filters
+	// may test it, and a group ctsync created carries its stamp there.
+	MailNickname string `json:"mailNickname,omitempty"`
 	// Users and Groups are the source group's direct members (object IDs, sorted, no duplicates).
 	Users  []string `json:"users,omitempty"`
 	Groups []string `json:"groups,omitempty"`
@@ -57,6 +60,7 @@ type GroupEntry struct {
 //	id      target ID
 //	str     name, description, last error
 //	ids     users, groups, managed
+//	str     mail nickname
 //
 // ids is a uvarint count and that many ids. Bytes after the last field are
 // ignored, so a later version may append fields that an older ctsync reads
@@ -89,7 +93,8 @@ func encodeGroup(g *GroupEntry) []byte {
 	b = appendStr(b, g.LastError)
 	b = appendIDs(b, g.Users)
 	b = appendIDs(b, g.Groups)
-	return appendIDs(b, g.Managed)
+	b = appendIDs(b, g.Managed)
+	return appendStr(b, g.MailNickname)
 }
 
 // decodeGroup is the inverse of encodeGroup.
@@ -111,6 +116,7 @@ func decodeGroup(sourceID string, b []byte) (GroupEntry, error) {
 	g.Users = d.ids()
 	g.Groups = d.ids()
 	g.Managed = d.ids()
+	g.MailNickname = d.str()
 	if d.bad {
 		return GroupEntry{}, fmt.Errorf("guestmap: group entry %s: truncated: %w", sourceID, ErrCorrupt)
 	}

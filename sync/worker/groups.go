@@ -250,6 +250,7 @@ func (s *groupStep) foldFull(round map[string]*roundGroup) {
 			e = &guestmap.GroupEntry{SourceID: id}
 		}
 		e.Name, e.Description = attrStr(r.attrs, directory.PropDisplayName), attrStr(r.attrs, directory.PropDescription)
+		e.MailNickname = attrStr(r.attrs, directory.PropMailNickname)
 		e.Users, e.Groups = memberLists(r.added, nil)
 		e.MembersKnown = true
 		known[id] = e
@@ -286,7 +287,8 @@ func (s *groupStep) foldChanges(round map[string]*roundGroup) {
 			if in, _ := s.gs.Rules.InScope(g); !in {
 				continue
 			}
-			e = &guestmap.GroupEntry{SourceID: id, Name: name, Description: attrStr(r.attrs, directory.PropDescription)}
+			e = &guestmap.GroupEntry{SourceID: id, Name: name, Description: attrStr(r.attrs, directory.PropDescription),
+				MailNickname: attrStr(r.attrs, directory.PropMailNickname)}
 			s.entries[id] = e
 		} else {
 			if v, ok := r.attrs[directory.PropDisplayName].(string); ok {
@@ -294,6 +296,9 @@ func (s *groupStep) foldChanges(round map[string]*roundGroup) {
 			}
 			if _, ok := r.attrs[directory.PropDescription]; ok {
 				e.Description = attrStr(r.attrs, directory.PropDescription)
+			}
+			if v, ok := r.attrs[directory.PropMailNickname].(string); ok {
+				e.MailNickname = v
 			}
 			if e.MembersKnown {
 				e.Users, e.Groups = memberLists(r.added, r.left, e.Users, e.Groups)
@@ -380,7 +385,8 @@ func readMembers(ctx context.Context, src GroupSource, e *guestmap.GroupEntry) (
 }
 
 func (s *groupStep) group(e *guestmap.GroupEntry) directory.Group {
-	return directory.Group{ID: e.SourceID, Attrs: map[string]any{directory.PropDisplayName: e.Name, directory.PropDescription: e.Description}}
+	return directory.Group{ID: e.SourceID, Attrs: map[string]any{directory.PropDisplayName: e.Name, directory.PropDescription: e.Description,
+		directory.PropMailNickname: e.MailNickname}}
 }
 
 // closure returns the users of a group: direct, or through nesting.
@@ -574,6 +580,10 @@ func (s *groupStep) nestsDirty(id string) bool {
 	return false
 }
 
+// errCreateWaits: an interrupted earlier create of the group may have
+// made it, and Graph's index does not show it yet (plan.CreateWait).
+var errCreateWaits = errors.New("an earlier create of this group was interrupted; waiting for Graph's index before creating it again")
+
 // apply carries out one group's action; a failure is recorded on the
 // group's entry and retried next cycle, the other groups go on. It returns
 // the failure (the cycle has it on the entry and in the log already).
@@ -591,6 +601,13 @@ func (s *groupStep) apply(ctx context.Context, a plan.GroupAction, desired []str
 	}
 	kind := string(a.Kind)
 	switch {
+	case errors.Is(err, errCreateWaits):
+		// Not a failure, not done: the next cycle looks again.
+		rec.Result, kind, err = "skipped", "group-pending", nil
+		rec.Error = errCreateWaits.Error()
+		if len(a.Add) > 0 || len(a.Remove) > 0 {
+			a.Add, a.Remove = nil, nil // none were written
+		}
 	case err != nil:
 		e.LastError = err.Error()
 		rec.Result, rec.Error, kind = "error", err.Error(), "group-failed"
@@ -640,8 +657,11 @@ func (s *groupStep) do(ctx context.Context, a plan.GroupAction, e *guestmap.Grou
 		return nil
 	case plan.GroupCreate:
 		created, err := s.createGroup(ctx, a, e)
-		if err != nil || !created {
+		if err != nil {
 			return err
+		}
+		if !created {
+			return errCreateWaits
 		}
 	case plan.GroupUpdate:
 		if err := gs.Target.UpdateGroup(ctx, a.TargetID, map[string]any{directory.PropDisplayName: a.DisplayName, directory.PropDescription: a.Description}); err != nil {

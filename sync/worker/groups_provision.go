@@ -78,7 +78,7 @@ func (p *Pair) ProvisionGroup(ctx context.Context, nameOrID string, step func(St
 	id = e.SourceID
 	s.entries[id] = e
 	nestedOnly := s.stored[id] && !e.InScope && e.TargetID == "" && e.Creating.IsZero()
-	e.Name, e.Description = g.Str(directory.PropDisplayName), g.Str(directory.PropDescription)
+	e.Name, e.Description, e.MailNickname = g.Str(directory.PropDisplayName), g.Str(directory.PropDescription), g.Str(directory.PropMailNickname)
 
 	// scope: on the group as read (its mailNickname too: a group ctsync
 	// created is never synced on).
