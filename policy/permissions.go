@@ -16,6 +16,7 @@ const (
 	PermDeleteRestore = "User.DeleteRestore.All" // restore from and purge deleted items
 	PermGroupMembers  = "GroupMember.Read.All"   // group scope
 	PermDomainRead    = "Domain.Read.All"        // verified domains, to adopt by mail
+	PermGroupWrite    = "Group.ReadWrite.All"    // group sync: create, update, delete groups and members
 )
 
 // Permissions returns what the pair needs of its source tenant's app and
@@ -25,8 +26,13 @@ const (
 // source's verified domains (GET /domains, Domain.Read.All).
 func (p *Pair) Permissions() (source, target []Permission) {
 	source = []Permission{{PermUserRead, "read the source's users, their changes (delta) and managers"}}
-	if len(p.scope.groups) > 0 {
+	switch {
+	case len(p.scope.groups) > 0 && p.groups != nil:
+		source = append(source, Permission{PermGroupMembers, "read the members of the scope's groups, and the groups delta with the members of the synced groups"})
+	case len(p.scope.groups) > 0:
 		source = append(source, Permission{PermGroupMembers, "read the members of the scope's groups"})
+	case p.groups != nil:
+		source = append(source, Permission{PermGroupMembers, "read the groups delta with the members of the synced groups ([pair.groups])"})
 	}
 	if p.existingGuest == AdoptExisting {
 		source = append(source, Permission{PermDomainRead, "read the source's verified domains (existing_guest = adopt adopts only guests of those domains)"})
@@ -34,6 +40,9 @@ func (p *Pair) Permissions() (source, target []Permission) {
 	target = []Permission{
 		{PermUserInvite, "invite the B2B users"},
 		{PermUserReadWrite, "find, stamp, update, disable and soft-delete the B2B users, and revoke the sessions of those the fast lane disables"},
+	}
+	if p.groups != nil {
+		target = append(target, Permission{PermGroupWrite, "create, update and delete the synced security groups and their members ([pair.groups])"})
 	}
 	restores, purges := p.Action(Restored) == Restore, false
 	for _, e := range Events {

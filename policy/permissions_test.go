@@ -33,6 +33,11 @@ func TestPermissions(t *testing.T) {
 			s.Lifecycle.Restored = "none"
 		},
 			[]string{PermUserRead, PermGroupMembers}, []string{PermUserInvite, PermUserReadWrite}},
+		{"group sync reads groups at the source and writes them in the target", func(s *PairSpec) {
+			s.Groups = &GroupsSpec{Names: []string{"Engineering"}}
+			s.Lifecycle.Restored = "none"
+		},
+			[]string{PermUserRead, PermGroupMembers}, []string{PermUserInvite, PermUserReadWrite, PermGroupWrite}},
 	} {
 		spec := allMembers()
 		tc.spec(&spec)
