@@ -1,19 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +57,7 @@ func BenchmarkIdleMesh(b *testing.B) {
 	intervals := idleIntervals(b)
 	bin := ctsyncBinary(b)
 	for range b.N {
-		sim := startIdleSim(b, bin, len(idleTenants), users)
+		sim := startSimTenants(b, bin, len(idleTenants), users, "exact")
 		cfgPath := filepath.Join(sim.dir, "ctsync.toml")
 		start := time.Now()
 		idleFirstSync(b, cfgPath)
@@ -169,66 +162,6 @@ func idleRUBudget(n int) int {
 		return 5000
 	}
 	return 8000
-}
-
-// startIdleSim starts `ctsync sim` with n tenants of users each, as
-// startSimProcess does with two.
-func startIdleSim(b *testing.B, bin string, n, users int) *simProcess {
-	b.Helper()
-	dir := b.TempDir()
-	cmd := exec.Command(bin, "sim", "--tenants", strconv.Itoa(n), "--users", strconv.Itoa(users), "--seed", "3", "--profile", "exact",
-		"--state-dir", dir, "--write-config", filepath.Join(dir, "ctsync.toml"), "--write-info", filepath.Join(dir, "info.json"))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	s := &simProcess{cmd: cmd, dir: dir}
-	b.Cleanup(func() { s.stop(b) })
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		ok := false
-		for sc.Scan() {
-			if !ok && strings.HasPrefix(sc.Text(), "graphsim ready") {
-				ok = true
-				ready <- true
-			}
-		}
-		if !ok {
-			ready <- false
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			b.Fatalf("ctsync sim exited before it was ready:\n%s", stderr.String())
-		}
-	case <-time.After(15 * time.Minute):
-		b.Fatalf("ctsync sim not ready after 15 minutes:\n%s", stderr.String())
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "info.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &s.info); err != nil {
-		b.Fatal(err)
-	}
-	ca, err := os.ReadFile(s.info.CAFile)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		b.Fatalf("%s holds no certificate", s.info.CAFile)
-	}
-	s.client = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 8}}
-	return s
 }
 
 // idleFirstSync syncs every pair of the configuration at cfgPath to
@@ -415,20 +348,6 @@ func idleRouteRU(route string) int64 {
 		return 2
 	}
 	return 1
-}
-
-// pidCPU is a process's CPU time so far (user + system), from
-// /proc/<pid>/stat, as simProcess.cpu reads it.
-func pidCPU(b *testing.B, pid int) time.Duration {
-	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Skipf("no /proc here: %v", err)
-	}
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // idleTable prints the rows as markdown: per interval, each tenant and the

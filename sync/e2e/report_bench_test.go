@@ -345,14 +345,21 @@ type simProcess struct {
 // written.
 func startSimProcess(t testing.TB, bin string, n int, profile string) *simProcess {
 	t.Helper()
+	return startSimTenants(t, bin, 2, n, profile)
+}
+
+// startSimTenants starts `ctsync sim` with tenants tenants of users users
+// each, as startSimProcess does with two.
+func startSimTenants(t testing.TB, bin string, tenants, users int, profile string) *simProcess {
+	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "sim", "--tenants", "2", "--users", strconv.Itoa(n), "--seed", "3", "--profile", profile,
+	cmd := exec.Command(bin, "sim", "--tenants", strconv.Itoa(tenants), "--users", strconv.Itoa(users), "--seed", "3", "--profile", profile,
 		"--state-dir", dir, "--write-config", filepath.Join(dir, "ctsync.toml"), "--write-info", filepath.Join(dir, "info.json"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -427,7 +434,14 @@ func (s *simProcess) stop(t testing.TB) int64 {
 // USER_HZ everywhere but exotic builds).
 func (s *simProcess) cpu(t testing.TB) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	return pidCPU(t, s.cmd.Process.Pid)
+}
+
+// pidCPU is a process's CPU time so far (user + system), from
+// /proc/<pid>/stat, as simProcess.cpu reads it for the simulator.
+func pidCPU(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		t.Skipf("no /proc here: %v", err)
 	}
