@@ -41,32 +41,8 @@ func (c *Client) groupsBuilder() *groups.GroupsRequestBuilder {
 // persists it only after applying every page. An expired link fails with
 // an error matching directory.ErrSyncStateExpired: start again with "".
 func (s *Source) GroupDelta(ctx context.Context, link string, page func([]directory.Group) error) (string, error) {
-	c := s.c
-	next := link
-	for {
-		body, err := c.groupDeltaPage(ctx, next, false)
-		if err != nil {
-			return "", err
-		}
-		out, nextLink, deltaLink, err := decodeGroupDeltaPage(body)
-		if err != nil {
-			return "", &GraphError{Tenant: c.cfg.Name, Op: opGroupsDelta, Err: err}
-		}
-		if len(out) > 0 {
-			if err := page(out); err != nil {
-				return "", err
-			}
-		}
-		switch {
-		case deltaLink != "":
-			return deltaLink, nil
-		case nextLink != "":
-			next = nextLink
-		default:
-			return "", &GraphError{Tenant: c.cfg.Name, Op: opGroupsDelta,
-				Err: fmt.Errorf("page has neither @odata.nextLink nor @odata.deltaLink")}
-		}
-	}
+	fetch := func(next string) ([]byte, error) { return s.c.groupDeltaPage(ctx, next, false) }
+	return runDelta(s.c, opGroupsDelta, link, fetch, decodeGroupDeltaPage, page)
 }
 
 // LatestGroupDelta returns a groups delta link from now on, without
@@ -92,31 +68,20 @@ func (s *Source) LatestGroupDelta(ctx context.Context) (string, error) {
 // nextLink or deltaLink), or the first page of a round ("" ), or with
 // latest a deltaLink from now on.
 func (c *Client) groupDeltaPage(ctx context.Context, next string, latest bool) ([]byte, error) {
-	var body []byte
-	err := c.call(ctx, opGroupsDelta, callOpts{}, func(ctx context.Context) error {
-		var info *abs.RequestInformation
-		var err error
-		if next == "" {
-			info, err = c.groupsBuilder().Delta().ToGetRequestInformation(ctx, &groups.DeltaRequestBuilderGetRequestConfiguration{
-				QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupDeltaSelect},
-			})
-			if err == nil && latest {
-				err = addQuery(c, info, "%24deltatoken=latest")
-			}
-		} else {
-			info, err = groups.NewDeltaRequestBuilder(next, c.adapter).ToGetRequestInformation(ctx, nil)
+	// Raw bytes (deltaPage): a members-only change leaves the properties
+	// out, and members@delta carries "@removed".
+	return c.deltaPage(ctx, opGroupsDelta, func(ctx context.Context) (*abs.RequestInformation, error) {
+		if next != "" {
+			return groups.NewDeltaRequestBuilder(next, c.adapter).ToGetRequestInformation(ctx, nil)
 		}
-		if err != nil {
-			return err
+		info, err := c.groupsBuilder().Delta().ToGetRequestInformation(ctx, &groups.DeltaRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.DeltaRequestBuilderGetQueryParameters{Select: groupDeltaSelect},
+		})
+		if err == nil && latest {
+			err = addQuery(c, info, "%24deltatoken=latest")
 		}
-		// Raw bytes: a members-only change leaves the properties out, and
-		// the typed model cannot tell absent from null nor carries
-		// members@delta's "@removed".
-		res, err := c.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
-		body, _ = res.([]byte)
-		return err
+		return info, err
 	})
-	return body, err
 }
 
 // addQuery appends a raw query parameter to a built request (the SDK's
@@ -139,16 +104,9 @@ func addQuery(c *Client, info *abs.RequestInformation, param string) error {
 // decodeGroupDeltaPage reads a groups delta page: each object's ID,
 // "@removed", the properties present (null as nil) and members@delta.
 func decodeGroupDeltaPage(body []byte) (out []directory.Group, next, delta string, err error) {
-	var raw struct {
-		Value []map[string]json.RawMessage `json:"value"`
-		Next  string                       `json:"@odata.nextLink"`
-		Delta string                       `json:"@odata.deltaLink"`
-	}
-	if len(body) == 0 {
-		return nil, "", "", fmt.Errorf("empty delta page")
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, "", "", fmt.Errorf("decode groups delta page: %w", err)
+	raw, err := decodeDeltaEnvelope(body, "groups delta page")
+	if err != nil {
+		return nil, "", "", err
 	}
 	out = make([]directory.Group, 0, len(raw.Value))
 	for _, fields := range raw.Value {
@@ -157,12 +115,7 @@ func decodeGroupDeltaPage(body []byte) (out []directory.Group, next, delta strin
 			return nil, "", "", fmt.Errorf("groups delta page: an object without an id")
 		}
 		if rm, ok := fields["@removed"]; ok {
-			var r struct{ Reason string }
-			_ = json.Unmarshal(rm, &r)
-			g.Removed = directory.HardDeleted
-			if r.Reason == string(directory.SoftDeleted) {
-				g.Removed = directory.SoftDeleted
-			}
+			g.Removed = removal(rm, directory.HardDeleted)
 			out = append(out, g)
 			continue
 		}
@@ -297,39 +250,25 @@ func (c *Client) listGroups(ctx context.Context, op, filter string, keep func(di
 			Select: append([]string{"id"}, groupProps...), Filter: &filter, Top: &top,
 		},
 	}
-	next := ""
-	for {
-		var resp models.GroupCollectionResponseable
-		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
-			var err error
-			if next == "" {
-				resp, err = c.groupsBuilder().Get(ctx, cfg)
-			} else {
-				resp, err = groups.NewGroupsRequestBuilder(next, c.adapter).Get(ctx, nil)
+	return pageThrough(ctx, c, op, callOpts{},
+		func(ctx context.Context) (models.GroupCollectionResponseable, error) {
+			return c.groupsBuilder().Get(ctx, cfg)
+		},
+		func(ctx context.Context, next string) (models.GroupCollectionResponseable, error) {
+			return groups.NewGroupsRequestBuilder(next, c.adapter).Get(ctx, nil)
+		},
+		func(ms []models.Groupable) error {
+			out := make([]directory.Group, 0, len(ms))
+			for _, m := range ms {
+				if g := groupFromModel(m); keep == nil || keep(g) {
+					out = append(out, g)
+				}
 			}
-			return err
+			if len(out) > 0 {
+				return page(out)
+			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if resp == nil {
-			return nil
-		}
-		out := make([]directory.Group, 0, len(resp.GetValue()))
-		for _, m := range resp.GetValue() {
-			if g := groupFromModel(m); keep == nil || keep(g) {
-				out = append(out, g)
-			}
-		}
-		if len(out) > 0 {
-			if err := page(out); err != nil {
-				return err
-			}
-		}
-		if next = deref(resp.GetOdataNextLink()); next == "" {
-			return nil
-		}
-	}
 }
 
 // directMembers pages through GET /groups/{id}/members (IDs and types
@@ -341,31 +280,23 @@ func (c *Client) directMembers(ctx context.Context, groupID string) ([]directory
 	cfg := &groups.ItemMembersRequestBuilderGetRequestConfiguration{
 		QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: []string{"id"}, Top: &top},
 	}
-	next := ""
-	for {
-		var resp models.DirectoryObjectCollectionResponseable
-		err := c.call(ctx, op, c.callOptsFor(groupID), func(ctx context.Context) error {
-			var err error
-			if next == "" {
-				resp, err = c.groupsBuilder().ByGroupId(groupID).Members().Get(ctx, cfg)
-			} else {
-				resp, err = groups.NewItemMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
+	err := pageThrough(ctx, c, op, c.callOptsFor(groupID),
+		func(ctx context.Context) (models.DirectoryObjectCollectionResponseable, error) {
+			return c.groupsBuilder().ByGroupId(groupID).Members().Get(ctx, cfg)
+		},
+		func(ctx context.Context, next string) (models.DirectoryObjectCollectionResponseable, error) {
+			return groups.NewItemMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
+		},
+		func(objs []models.DirectoryObjectable) error {
+			for _, o := range objs {
+				if id := deref(o.GetId()); id != "" {
+					out = append(out, directory.Member{ID: id, Kind: memberKind(deref(o.GetOdataType()))})
+				}
 			}
-			return err
+			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		if resp == nil {
-			return out, nil
-		}
-		for _, o := range resp.GetValue() {
-			if id := deref(o.GetId()); id != "" {
-				out = append(out, directory.Member{ID: id, Kind: memberKind(deref(o.GetOdataType()))})
-			}
-		}
-		if next = deref(resp.GetOdataNextLink()); next == "" {
-			return out, nil
-		}
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

@@ -90,34 +90,59 @@ func (s *Source) Users(ctx context.Context, props []string, page func([]director
 func (c *Client) listUsers(ctx context.Context, op string, cfg *users.UsersRequestBuilderGetRequestConfiguration,
 	props []string, keep func(directory.User) bool, page func([]directory.User) error) error {
 	nextCfg := &users.UsersRequestBuilderGetRequestConfiguration{Headers: cfg.Headers}
+	return pageThrough(ctx, c, op, callOpts{},
+		func(ctx context.Context) (models.UserCollectionResponseable, error) {
+			return c.usersBuilder().Get(ctx, cfg)
+		},
+		func(ctx context.Context, next string) (models.UserCollectionResponseable, error) {
+			return users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nextCfg)
+		},
+		func(ms []models.Userable) error {
+			out := make([]directory.User, 0, len(ms))
+			for _, u := range ms {
+				if du := fromModel(u, props, allPresent); keep(du) {
+					out = append(out, du)
+				}
+			}
+			if len(out) > 0 {
+				return page(out)
+			}
+			return nil
+		})
+}
+
+// collection is a page of a Graph collection response.
+type collection[M any] interface {
+	GetValue() []M
+	GetOdataNextLink() *string
+}
+
+// pageThrough pages through a Graph collection with op and opts: first
+// reads the first page, nextPage the page at a nextLink; each page's
+// objects go to handle. A nil response ends the listing.
+func pageThrough[M any, R collection[M]](ctx context.Context, c *Client, op string, opts callOpts,
+	first func(ctx context.Context) (R, error), nextPage func(ctx context.Context, next string) (R, error),
+	handle func([]M) error) error {
 	next := ""
 	for {
-		var resp models.UserCollectionResponseable
-		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
+		var resp R
+		err := c.call(ctx, op, opts, func(ctx context.Context) error {
 			var err error
 			if next == "" {
-				resp, err = c.usersBuilder().Get(ctx, cfg)
+				resp, err = first(ctx)
 			} else {
-				resp, err = users.NewUsersRequestBuilder(next, c.adapter).Get(ctx, nextCfg)
+				resp, err = nextPage(ctx, next)
 			}
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		if resp == nil {
+		if any(resp) == nil {
 			return nil
 		}
-		out := make([]directory.User, 0, len(resp.GetValue()))
-		for _, u := range resp.GetValue() {
-			if du := fromModel(u, props, allPresent); keep(du) {
-				out = append(out, du)
-			}
-		}
-		if len(out) > 0 {
-			if err := page(out); err != nil {
-				return err
-			}
+		if err := handle(resp.GetValue()); err != nil {
+			return err
 		}
 		if next = deref(resp.GetOdataNextLink()); next == "" {
 			return nil
@@ -176,35 +201,39 @@ func (c *Client) usersBuilder() *users.UsersRequestBuilder {
 func (s *Source) Delta(ctx context.Context, link string, props []string, page func([]directory.User) error) (string, error) {
 	c := s.c
 	props = withScope(props)
-	next := link
-	for {
-		var body []byte
-		err := c.call(ctx, "GET /users/delta", callOpts{}, func(ctx context.Context) error {
-			var info *abs.RequestInformation
-			var err error
+	const op = "GET /users/delta"
+	fetch := func(next string) ([]byte, error) {
+		return c.deltaPage(ctx, op, func(ctx context.Context) (*abs.RequestInformation, error) {
 			if next == "" {
-				info, err = c.usersBuilder().Delta().
+				return c.usersBuilder().Delta().
 					ToGetRequestInformation(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
 						QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: deltaSelectFor(props, scopeProps...)},
 					})
-			} else {
-				info, err = users.NewDeltaRequestBuilder(next, c.adapter).ToGetRequestInformation(ctx, nil)
 			}
-			if err != nil {
-				return err
-			}
-			// Raw bytes: Graph may leave unchanged properties out of a
-			// delta item, and the typed model cannot tell absent from null.
-			res, err := c.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
-			body, _ = res.([]byte)
-			return err
+			return users.NewDeltaRequestBuilder(next, c.adapter).ToGetRequestInformation(ctx, nil)
 		})
+	}
+	decode := func(body []byte) ([]directory.User, string, string, error) { return decodeDeltaPage(body, props) }
+	return runDelta(c, op, link, fetch, decode, page)
+}
+
+// runDelta runs one delta round with op from link ("" starts a full
+// round): fetch reads a page's raw body (next "" is the round's first
+// page; an expired link fails there, see IsSyncStateExpired), decode
+// splits it into its objects, nextLink and deltaLink, and page gets the
+// objects of each page that has any. It returns the deltaLink once the
+// last page was handled.
+func runDelta[T any](c *Client, op, link string, fetch func(next string) ([]byte, error),
+	decode func(body []byte) (out []T, next, delta string, err error), page func([]T) error) (string, error) {
+	next := link
+	for {
+		body, err := fetch(next)
 		if err != nil {
 			return "", err
 		}
-		out, nextLink, deltaLink, err := decodeDeltaPage(body, props)
+		out, nextLink, deltaLink, err := decode(body)
 		if err != nil {
-			return "", &GraphError{Tenant: c.cfg.Name, Op: "GET /users/delta", Err: err}
+			return "", &GraphError{Tenant: c.cfg.Name, Op: op, Err: err}
 		}
 		if len(out) > 0 {
 			if err := page(out); err != nil {
@@ -217,26 +246,74 @@ func (s *Source) Delta(ctx context.Context, link string, props []string, page fu
 		case nextLink != "":
 			next = nextLink
 		default:
-			return "", &GraphError{Tenant: c.cfg.Name, Op: "GET /users/delta",
+			return "", &GraphError{Tenant: c.cfg.Name, Op: op,
 				Err: fmt.Errorf("page has neither @odata.nextLink nor @odata.deltaLink")}
 		}
 	}
+}
+
+// deltaPage sends the delta request build makes and returns the page as
+// raw bytes: Graph may leave unchanged properties out of a delta item, and
+// the typed model cannot tell absent from null (nor carries the
+// "@removed" of members@delta).
+func (c *Client) deltaPage(ctx context.Context, op string,
+	build func(ctx context.Context) (*abs.RequestInformation, error)) ([]byte, error) {
+	var body []byte
+	err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
+		info, err := build(ctx)
+		if err != nil {
+			return err
+		}
+		res, err := c.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
+		body, _ = res.([]byte)
+		return err
+	})
+	return body, err
+}
+
+// deltaEnvelope is a delta page as raw JSON: each object's fields, and
+// the page's links.
+type deltaEnvelope struct {
+	Value []map[string]json.RawMessage `json:"value"`
+	Next  string                       `json:"@odata.nextLink"`
+	Delta string                       `json:"@odata.deltaLink"`
+}
+
+// decodeDeltaEnvelope reads a delta page's raw JSON; what names the page
+// in an error ("delta page", "groups delta page").
+func decodeDeltaEnvelope(body []byte, what string) (deltaEnvelope, error) {
+	var raw deltaEnvelope
+	if len(body) == 0 {
+		return raw, fmt.Errorf("empty delta page")
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return raw, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return raw, nil
+}
+
+// removal reads a delta object's "@removed" annotation ({"reason":
+// "changed"|"deleted"}): deleted is HardDeleted, changed SoftDeleted, any
+// other reason def.
+func removal(rm json.RawMessage, def directory.Removal) directory.Removal {
+	var r struct{ Reason string }
+	_ = json.Unmarshal(rm, &r)
+	switch r.Reason {
+	case string(directory.HardDeleted):
+		return directory.HardDeleted
+	case string(directory.SoftDeleted):
+		return directory.SoftDeleted
+	}
+	return def
 }
 
 // decodeDeltaPage reads a delta page twice: with the SDK's parser for typed
 // values, and as raw JSON for which properties were present and for
 // "@removed".
 func decodeDeltaPage(body []byte, props []string) (out []directory.User, next, delta string, err error) {
-	var raw struct {
-		Value []map[string]json.RawMessage `json:"value"`
-		Next  string                       `json:"@odata.nextLink"`
-		Delta string                       `json:"@odata.deltaLink"`
-	}
-	if len(body) == 0 {
-		return nil, "", "", fmt.Errorf("empty delta page")
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, "", "", fmt.Errorf("decode delta page: %w", err)
+	raw, err := decodeDeltaEnvelope(body, "delta page")
+	if err != nil {
+		return nil, "", "", err
 	}
 	node, err := jsonser.NewJsonParseNode(body)
 	if err != nil {
@@ -254,13 +331,7 @@ func decodeDeltaPage(body []byte, props []string) (out []directory.User, next, d
 	for i, m := range typed {
 		fields := raw.Value[i]
 		if rm, ok := fields["@removed"]; ok {
-			var r struct{ Reason string }
-			_ = json.Unmarshal(rm, &r)
-			removal := directory.SoftDeleted
-			if r.Reason == string(directory.HardDeleted) {
-				removal = directory.HardDeleted
-			}
-			out = append(out, directory.User{ID: deref(m.GetId()), Removed: removal})
+			out = append(out, directory.User{ID: deref(m.GetId()), Removed: removal(rm, directory.SoftDeleted)})
 			continue
 		}
 		u := fromModel(m, props, func(name string) bool {
@@ -312,41 +383,31 @@ func decodeManagerDelta(raw json.RawMessage) (manager any, reported bool, err er
 func (s *Source) GroupMembers(ctx context.Context, groupID string, transitive bool) ([]string, error) {
 	c := s.c
 	var ids []string
-	next := ""
 	op := "GET /groups/{id}/members"
 	if transitive {
 		op = "GET /groups/{id}/transitiveMembers"
 	}
 	sel := []string{"id"}
 	top := int32(999)
-	for {
-		var resp models.DirectoryObjectCollectionResponseable
-		err := c.call(ctx, op, callOpts{}, func(ctx context.Context) error {
-			var err error
-			g := groups.NewGroupsRequestBuilderInternal(map[string]string{}, c.adapter).ByGroupId(groupID)
-			switch {
-			case next != "" && transitive:
-				resp, err = groups.NewItemTransitiveMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
-			case next != "":
-				resp, err = groups.NewItemMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
-			case transitive:
-				resp, err = g.TransitiveMembers().Get(ctx, &groups.ItemTransitiveMembersRequestBuilderGetRequestConfiguration{
-					QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Select: sel, Top: &top},
-				})
-			default:
-				resp, err = g.Members().Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
-					QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: sel, Top: &top},
-				})
-			}
-			return err
+	first := func(ctx context.Context) (models.DirectoryObjectCollectionResponseable, error) {
+		g := groups.NewGroupsRequestBuilderInternal(map[string]string{}, c.adapter).ByGroupId(groupID)
+		if transitive {
+			return g.TransitiveMembers().Get(ctx, &groups.ItemTransitiveMembersRequestBuilderGetRequestConfiguration{
+				QueryParameters: &groups.ItemTransitiveMembersRequestBuilderGetQueryParameters{Select: sel, Top: &top},
+			})
+		}
+		return g.Members().Get(ctx, &groups.ItemMembersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.ItemMembersRequestBuilderGetQueryParameters{Select: sel, Top: &top},
 		})
-		if err != nil {
-			return nil, err
+	}
+	nextPage := func(ctx context.Context, next string) (models.DirectoryObjectCollectionResponseable, error) {
+		if transitive {
+			return groups.NewItemTransitiveMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
 		}
-		if resp == nil {
-			return ids, nil
-		}
-		for _, o := range resp.GetValue() {
+		return groups.NewItemMembersRequestBuilder(next, c.adapter).Get(ctx, nil)
+	}
+	err := pageThrough(ctx, c, op, callOpts{}, first, nextPage, func(objs []models.DirectoryObjectable) error {
+		for _, o := range objs {
 			// Members can be users, groups, devices, service principals;
 			// an object without a type annotation is taken as a user.
 			if t := deref(o.GetOdataType()); t == "" || t == "#microsoft.graph.user" {
@@ -355,9 +416,10 @@ func (s *Source) GroupMembers(ctx context.Context, groupID string, transitive bo
 				}
 			}
 		}
-		next = deref(resp.GetOdataNextLink())
-		if next == "" {
-			return ids, nil
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return ids, nil
 }
