@@ -1,11 +1,8 @@
 package graphsim
 
 import (
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // Groups delta (GET /groups/delta). Source: "group: delta" and "Get
@@ -31,96 +28,53 @@ const groupDeltaChunk = 50
 const groupDeltaKind = "groups"
 
 // groupDeltaState is what a groups-delta skip or delta token carries.
+// Its deltaToken's sequences are the group sequence (gseq).
 type groupDeltaState struct {
+	deltaToken
 	K     string   `json:"k"`           // groupDeltaKind
-	T     string   `json:"t"`           // tenant ID
-	Ep    uint64   `json:"e"`           // tenant epoch (ExpireDeltaTokens bumps it)
-	Iat   int64    `json:"i"`           // issue time, unix seconds
 	Sel   []string `json:"s,omitempty"` // selected properties (nil: all)
 	Mem   bool     `json:"m,omitempty"` // members tracked
-	IDs   []string `json:"f,omitempty"` // $filter=id eq ... groups
-	Base  uint64   `json:"b"`           // report changes after this group sequence
-	Snap  uint64   `json:"n"`           // group sequence when the round started
 	After string   `json:"a,omitempty"` // skip token: last group whose objects were all sent
 	Part  string   `json:"p,omitempty"` // skip token: group whose objects were partly sent
 	PartM string   `json:"q,omitempty"` // ... and the last member sent of it
-	Init  bool     `json:"x,omitempty"` // initial round: current state, no removals
 	Skip  bool     `json:"sk,omitempty"`
 }
 
+func (st *groupDeltaState) token() *deltaToken   { return &st.deltaToken }
+func (st *groupDeltaState) valid(skip bool) bool { return st.K == groupDeltaKind && st.Skip == skip }
+func (st *groupDeltaState) rewind()              { st.After, st.Part, st.PartM = "", "", "" }
+func (st *groupDeltaState) seq(t *Tenant) uint64 { return t.gseq }
+
 func groupsDelta(c *call) response {
-	t := c.t
 	var st groupDeltaState
-	dt, hasDT := c.query["$deltatoken"]
-	sk, hasSK := c.query["$skiptoken"]
-	latest := hasDT && dt[0] == "latest"
-	switch {
-	case hasSK || (hasDT && !latest):
-		raw := ""
-		if hasSK {
-			raw = sk[0]
-		} else {
-			raw = dt[0]
-		}
-		if !c.s.unseal(raw, &st) || st.K != groupDeltaKind || st.T != t.id || st.Skip != hasSK {
-			return c.fail(badRequest("The delta or skip token is malformed or does not belong to this request."))
-		}
-		t.mu.RLock()
-		epoch := t.epoch
-		t.mu.RUnlock()
-		if st.Ep < epoch || c.now.Sub(time.Unix(st.Iat, 0)) > c.s.opts.DeltaTokenMaxAge {
-			return c.fail(c.s.expiredToken())
-		}
-		if !hasSK {
-			// A new round: report what changed since the last one.
-			st.Base, st.Init, st.After, st.Part, st.PartM = st.Snap, false, "", "", ""
-			t.mu.RLock()
-			st.Snap = t.gseq
-			t.mu.RUnlock()
-		}
-	default:
-		if e := c.queryOptions("$select", "$filter", "$deltatoken"); e != nil {
-			for _, opt := range []string{"$top", "$expand", "$orderby"} {
-				if _, bad := c.query[opt]; bad {
-					return c.fail(badRequest("The query option " + opt + " is not supported on groups delta."))
-				}
-			}
+	r := c.deltaRequest()
+	if r.raw != "" {
+		if e := c.openDelta(r, &st); e != nil {
 			return c.fail(e)
 		}
-		props, members, e := parseGroupSelect(c.query.Get("$select"), true)
-		if e != nil {
-			return c.fail(e)
-		}
-		if props == nil && !members && strings.TrimSpace(c.query.Get("$select")) == "" {
-			// No $select: every property is tracked, members included.
-			members = true
-		} else if props == nil {
-			props = []string{"id"}
-		}
-		st.Sel, st.Mem = props, members
-		if f := c.query.Get("$filter"); f != "" {
-			fq, err := parseFilter(f)
-			if err != nil {
-				return c.fail(errf(http.StatusBadRequest, codeUnsupported, err.Error()))
-			}
-			ids, ok := idsOnly(fq.root)
-			if !ok {
-				return c.fail(errf(http.StatusBadRequest, codeUnsupported, "Groups delta supports $filter only on 'id eq' expressions joined by 'or'."))
-			}
-			if len(ids) > 50 {
-				return c.fail(errf(http.StatusBadRequest, codeUnsupported, "Groups delta supports at most 50 ids in $filter."))
-			}
-			st.IDs = ids
-		}
-		st.K, st.T = groupDeltaKind, t.id
-		t.mu.RLock()
-		st.Ep, st.Snap = t.epoch, t.gseq
-		t.mu.RUnlock()
-		st.Init = true
-		if latest {
-			st.Init, st.Base = false, st.Snap
-			return c.groupDeltaPage(&st, nil, false)
-		}
+		return c.groupDeltaRound(&st)
+	}
+	if e := c.deltaOptions("groups delta", "$top", "$expand", "$orderby"); e != nil {
+		return c.fail(e)
+	}
+	props, members, e := parseGroupSelect(c.query.Get("$select"), true)
+	if e != nil {
+		return c.fail(e)
+	}
+	if props == nil && !members && strings.TrimSpace(c.query.Get("$select")) == "" {
+		// No $select: every property is tracked, members included.
+		members = true
+	} else if props == nil {
+		props = []string{"id"}
+	}
+	st.Sel, st.Mem = props, members
+	if st.IDs, e = c.deltaIDs("Groups delta"); e != nil {
+		return c.fail(e)
+	}
+	st.K = groupDeltaKind
+	c.startDelta(&st, r.latest)
+	if r.latest {
+		return c.groupDeltaPage(&st, nil, false)
 	}
 	return c.groupDeltaRound(&st)
 }
@@ -145,13 +99,7 @@ type memberEntry struct {
 // groupDeltaRound computes the next page of the round described by st.
 func (c *call) groupDeltaRound(st *groupDeltaState) response {
 	t := c.t
-	pageSize := 100
-	if m := maxPageRe.FindStringSubmatch(c.header.Get("Prefer")); m != nil {
-		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 && n < 1000 {
-			pageSize = n
-		}
-	}
-	minimal := strings.Contains(strings.ToLower(c.header.Get("Prefer")), "return=minimal")
+	pageSize, minimal := c.deltaPrefer()
 	props := st.Sel
 	if props == nil {
 		props = groupProps
@@ -161,13 +109,7 @@ func (c *call) groupDeltaRound(st *groupDeltaState) response {
 	if !st.Init && t.gseq <= st.Base {
 		return c.groupDeltaPage(st, nil, false) // nothing changed
 	}
-	var want map[string]bool
-	if st.IDs != nil {
-		want = map[string]bool{}
-		for _, id := range st.IDs {
-			want[strings.ToLower(id)] = true
-		}
-	}
+	want := st.wanted()
 	// The groups (and, after the initial round, deleted groups) from the
 	// resume point on, in ID order.
 	from, inclusive := st.After, false
@@ -316,20 +258,12 @@ func (c *call) groupDeltaPage(st *groupDeltaState, values []any, more bool) resp
 	if values == nil {
 		values = []any{}
 	}
-	out := obj{{"@odata.context", c.contextURL("groups")}}
 	next := *st
 	next.Iat = c.now.Unix()
 	if more {
 		next.Skip = true
-		out = append(out, kv{"@odata.nextLink", c.s.GraphURL() + "/groups/delta()?$skiptoken=" + c.s.seal(next)})
 	} else {
 		next.Skip, next.After, next.Part, next.PartM, next.Init = false, "", "", "", false
-		out = append(out, kv{"@odata.deltaLink", c.s.GraphURL() + "/groups/delta()?$deltatoken=" + c.s.seal(next)})
 	}
-	out = append(out, kv{"value", values})
-	r := jsonResponse(http.StatusOK, out)
-	if strings.Contains(strings.ToLower(c.header.Get("Prefer")), "return=minimal") {
-		r.header.Set("Preference-Applied", "return=minimal")
-	}
-	return r
+	return c.deltaResponse("groups", more, next, values)
 }
