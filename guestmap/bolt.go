@@ -80,6 +80,7 @@ var (
 	keyStatus    = []byte("status")
 	keyQuar      = []byte("quar")
 	keyLogN      = []byte("logn")
+	keyMapN      = []byte("mapn") // the map's entry count (applyEntries)
 	keyFence     = []byte("fence")
 )
 

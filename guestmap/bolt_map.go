@@ -41,7 +41,7 @@ func (s *boltStore) Apply(ctx context.Context, lease *Lease, b Batch) error {
 		if err := s.applyResets(p, b); err != nil {
 			return err
 		}
-		if err := applyEntries(p.Bucket(bucketMap), b); err != nil {
+		if err := applyEntries(p, b); err != nil {
 			return err
 		}
 		if err := applyStaged(p, b); err != nil {
@@ -83,6 +83,9 @@ func (s *boltStore) applyResets(p *bolt.Bucket, b Batch) error {
 		if _, err := p.CreateBucket(bucketMap); err != nil {
 			return err
 		}
+		if err := p.Delete(keyMapN); err != nil {
+			return err
+		}
 	}
 	if b.DropDeltaLink {
 		if err := p.Delete(keyDelta); err != nil {
@@ -106,18 +109,50 @@ func (s *boltStore) applyResets(p *bolt.Bucket, b Batch) error {
 	return nil
 }
 
-func applyEntries(m *bolt.Bucket, b Batch) error {
+// applyEntries writes b's entry deletes and puts into the pair's map and
+// keeps the pair's entry count (keyMapN) with them, in the same
+// transaction: Count serves the count without walking the map, which at
+// 100,000 entries read every page of it (bbolt's Bucket.Stats) and put
+// them all in ctsync's RSS at once, after every cycle (the metrics
+// refresh) and on every status read.
+func applyEntries(p *bolt.Bucket, b Batch) error {
+	if len(b.Delete) == 0 && len(b.Put) == 0 {
+		return nil
+	}
+	m := p.Bucket(bucketMap)
+	n := storedCount(p)
 	for _, id := range b.Delete {
+		if m.Get([]byte(id)) != nil {
+			n--
+		}
 		if err := m.Delete([]byte(id)); err != nil {
 			return err
 		}
 	}
 	for i := range b.Put {
-		if err := m.Put([]byte(b.Put[i].SourceID), encodeEntry(&b.Put[i])); err != nil {
+		k := []byte(b.Put[i].SourceID)
+		if m.Get(k) == nil {
+			n++
+		}
+		if err := m.Put(k, encodeEntry(&b.Put[i])); err != nil {
 			return err
 		}
 	}
-	return nil
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(max(n, 0)))
+	return p.Put(keyMapN, v[:])
+}
+
+// storedCount is the pair's entry count: keyMapN, or, in a store written
+// before it was kept (or after DropMap), a count of the map's keys.
+func storedCount(p *bolt.Bucket) int {
+	if v := p.Get(keyMapN); len(v) == 8 {
+		return int(binary.BigEndian.Uint64(v))
+	}
+	if m := p.Bucket(bucketMap); m != nil {
+		return m.Stats().KeyN
+	}
+	return 0
 }
 
 func applyGroups(g *bolt.Bucket, b Batch) error {
@@ -317,8 +352,8 @@ func (s *boltStore) Count(ctx context.Context, pair string) (int, error) {
 	}
 	var n int
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if m := sub(tx, pair, bucketMap); m != nil {
-			n = m.Stats().KeyN
+		if p := pairBucket(tx, pair); p != nil {
+			n = storedCount(p)
 		}
 		return nil
 	})

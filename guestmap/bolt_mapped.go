@@ -30,11 +30,12 @@ import (
 // address range is the live mapping for the whole call. tx.Size is the
 // database's size as this transaction sees it, within the mapping.
 //
-// Every quarter second: a scan of a 100,000-user map reads its 60 MB in
-// about a second, and dropping the mapping costs a walk of its page
-// tables (well under a millisecond for a few hundred MB), while a page
-// read again costs a minor fault.
-const releaseEvery = 250 * time.Millisecond
+// Every 50 ms: a first sync's writes (random source IDs, so leaves all
+// over the map, copied on write) touched 30 to 60 MB of the mapping per
+// quarter second at 100,000 users; dropping the mapping costs a walk of
+// its page tables (well under a millisecond for a few hundred MB), and a
+// page read again costs a minor fault.
+const releaseEvery = 50 * time.Millisecond
 
 // releaseMapped drops the mapped pages when releaseEvery has passed since
 // the last time. It runs outside any transaction of its caller (a writer
