@@ -25,28 +25,44 @@ import (
 // (learn.microsoft.com/graph/aad-advanced-queries): advanced queries and
 // $filter lists are served by an index that is eventually consistent with
 // the directory.
-type searchIndex struct {
+type searchIndex = lagIndex[user]
+
+// lagIndex is a lagging index of objects of type T (users, groups): per
+// object written within the lag, the states it still shows.
+type lagIndex[T any] struct {
 	mu      sync.Mutex
-	pending map[string][]indexVersion // user ID -> older states, oldest first
-	queue   []indexRef                // every version in write order, for pruning
+	pending map[string][]indexVersion[T] // object ID -> older states, oldest first
+	queue   []indexRef                   // every version in write order, for pruning
 	// gen counts changes of pending; views share one read-only copy of
 	// pending per generation (cached), instead of copying it per request.
 	gen    uint64
-	cached *indexCopy
+	cached *indexCopy[T]
 }
 
 // indexCopy is a read-only copy of the pending versions, IDs sorted.
-type indexCopy struct {
+type indexCopy[T any] struct {
 	gen     uint64
-	pending map[string][]indexVersion
+	pending map[string][]indexVersion[T]
 	extra   []string
 }
 
-// indexVersion is a state of a user the index may still show: snap is the
-// user as it was until the write at until (nil: the user did not exist).
-type indexVersion struct {
-	snap  *user
+// indexVersion is a state of an object the index may still show: snap is
+// the object as it was until the write at until (nil: it did not exist).
+type indexVersion[T any] struct {
+	snap  *T
 	until time.Time
+}
+
+// indexedAt is the state versions (an object's, oldest first) show at
+// cutoff: the first one that ended after it; found false when every one
+// ended before (the index shows the object as it is).
+func indexedAt[T any](versions []indexVersion[T], cutoff time.Time) (snap *T, found bool) {
+	for _, ver := range versions {
+		if ver.until.After(cutoff) {
+			return ver.snap, true
+		}
+	}
+	return nil, false
 }
 
 type indexRef struct {
@@ -69,28 +85,44 @@ func (t *Tenant) indexBefore(u *user) {
 func (t *Tenant) indexCreated(id string) { t.indexRecord(id, nil, t.s.currentRealism().IndexLag) }
 
 func (t *Tenant) indexRecord(id string, snap *user, lag time.Duration) {
-	x := &t.idx
+	t.idx.record(id, snap, lag, t.s.now)
+}
+
+// record adds the state snap (nil: none) that the object id had until now,
+// dropping what the index caught up with; without lag the index is
+// switched off and shows the directory as it is.
+func (x *lagIndex[T]) record(id string, snap *T, lag time.Duration, clock func() time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if lag <= 0 {
-		// The index is switched off: it shows the directory as it is.
-		x.pending, x.queue = nil, nil
-		x.gen++
+		x.settleLocked()
 		return
 	}
-	now := t.s.now()
+	now := clock()
 	x.prune(now.Add(-lag))
 	if x.pending == nil {
-		x.pending = map[string][]indexVersion{}
+		x.pending = map[string][]indexVersion[T]{}
 	}
-	x.pending[id] = append(x.pending[id], indexVersion{snap: snap, until: now})
+	x.pending[id] = append(x.pending[id], indexVersion[T]{snap: snap, until: now})
 	x.queue = append(x.queue, indexRef{id: id, until: now})
+	x.gen++
+}
+
+// settle lets the index catch up with every write.
+func (x *lagIndex[T]) settle() {
+	x.mu.Lock()
+	x.settleLocked()
+	x.mu.Unlock()
+}
+
+func (x *lagIndex[T]) settleLocked() {
+	x.pending, x.queue = nil, nil
 	x.gen++
 }
 
 // prune drops the versions that ended before cutoff: the index has caught
 // up with them. The caller holds x.mu.
-func (x *searchIndex) prune(cutoff time.Time) {
+func (x *lagIndex[T]) prune(cutoff time.Time) {
 	n := 0
 	for n < len(x.queue) && !x.queue[n].until.After(cutoff) {
 		id := x.queue[n].id
@@ -124,10 +156,7 @@ func (x *searchIndex) prune(cutoff time.Time) {
 // tests on a real clock can do it instead of waiting.
 func (s *Server) SettleIndexes() {
 	for _, t := range s.tenants {
-		t.idx.mu.Lock()
-		t.idx.pending, t.idx.queue = nil, nil
-		t.idx.gen++
-		t.idx.mu.Unlock()
+		t.idx.settle()
 		t.settleGroups()
 	}
 }
@@ -165,7 +194,7 @@ func copyValue(v any) any {
 type indexView struct {
 	t       *Tenant
 	lagged  bool
-	pending map[string][]indexVersion // a read-only copy made under idx.mu: safe to read after
+	pending map[string][]indexVersion[user] // a read-only copy made under idx.mu: safe to read after
 	cutoff  time.Time
 	extra   []string // IDs with pending versions, sorted
 }
@@ -173,20 +202,27 @@ type indexView struct {
 // view opens the index as of now. Without lag it is the directory itself.
 func (t *Tenant) view(now time.Time, lag time.Duration) *indexView {
 	v := &indexView{t: t}
+	v.pending, v.extra, v.cutoff = t.idx.open(now, lag)
+	v.lagged = v.pending != nil
+	return v
+}
+
+// open reads the index as of now: the pending versions (a read-only copy,
+// safe to read after x.mu; nil when the index shows the directory as it
+// is), their IDs sorted, and the cutoff before which versions have ended.
+func (x *lagIndex[T]) open(now time.Time, lag time.Duration) (pending map[string][]indexVersion[T], extra []string, cutoff time.Time) {
 	if lag <= 0 {
-		return v
+		return nil, nil, time.Time{}
 	}
-	x := &t.idx
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	v.cutoff = now.Add(-lag)
-	x.prune(v.cutoff)
+	cutoff = now.Add(-lag)
+	x.prune(cutoff)
 	if len(x.pending) == 0 {
-		return v
+		return nil, nil, cutoff
 	}
-	v.lagged = true
 	if x.cached == nil || x.cached.gen != x.gen {
-		cp := &indexCopy{gen: x.gen, pending: make(map[string][]indexVersion, len(x.pending))}
+		cp := &indexCopy[T]{gen: x.gen, pending: make(map[string][]indexVersion[T], len(x.pending))}
 		for id, vs := range x.pending {
 			cp.pending[id] = slices.Clone(vs)
 			cp.extra = append(cp.extra, id)
@@ -194,18 +230,15 @@ func (t *Tenant) view(now time.Time, lag time.Duration) *indexView {
 		slices.Sort(cp.extra)
 		x.cached = cp
 	}
-	v.pending, v.extra = x.cached.pending, x.cached.extra
-	return v
+	return x.cached.pending, x.cached.extra, cutoff
 }
 
 // get is the indexed state of a user (live or soft-deleted), nil when the
 // index does not know it.
 func (v *indexView) get(id string) *user {
 	if v.lagged {
-		for _, ver := range v.pending[id] {
-			if ver.until.After(v.cutoff) {
-				return ver.snap
-			}
+		if snap, found := indexedAt(v.pending[id], v.cutoff); found {
+			return snap
 		}
 	}
 	if u := v.t.users[id]; u != nil {

@@ -2,7 +2,6 @@ package graphsim
 
 import (
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -13,63 +12,21 @@ import (
 // still shows, each with the time the next write replaced it; a group
 // without versions is indexed as it is. Membership is not indexed (lists
 // do not show members), so member changes record nothing here.
-type groupIndex struct {
-	mu      sync.Mutex
-	pending map[string][]groupVersion // group ID -> older states, oldest first
-}
-
-// groupVersion is a state of a group the index may still show: snap is the
-// group as it was until the write at until (nil: it did not exist).
-type groupVersion struct {
-	snap  *group
-	until time.Time
-}
+type groupIndex = lagIndex[group]
 
 // groupIndexBefore records g's state just before a write (or its
 // creation, with created); the caller holds t.mu for writing.
 func (t *Tenant) groupIndexBefore(g *group, created bool) {
 	lag := t.s.currentRealism().IndexLag
-	x := &t.gidx
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if lag <= 0 {
-		x.pending = nil
-		return
-	}
-	now := t.s.now()
-	x.prune(now.Add(-lag))
-	if x.pending == nil {
-		x.pending = map[string][]groupVersion{}
-	}
 	var snap *group
-	if !created {
+	if !created && lag > 0 { // no copies while the index is off
 		snap = g.snapshot()
 	}
-	x.pending[g.id] = append(x.pending[g.id], groupVersion{snap: snap, until: now})
-}
-
-// prune drops the versions that ended before cutoff. The caller holds x.mu.
-func (x *groupIndex) prune(cutoff time.Time) {
-	for id, vs := range x.pending {
-		k := 0
-		for k < len(vs) && !vs[k].until.After(cutoff) {
-			k++
-		}
-		switch {
-		case k == len(vs):
-			delete(x.pending, id)
-		case k > 0:
-			x.pending[id] = slices.Delete(vs, 0, k)
-		}
-	}
+	t.gidx.record(g.id, snap, lag, t.s.now)
 }
 
 // settleGroups lets the group index catch up with every write.
-func (t *Tenant) settleGroups() {
-	t.gidx.mu.Lock()
-	t.gidx.pending = nil
-	t.gidx.mu.Unlock()
-}
+func (t *Tenant) settleGroups() { t.gidx.settle() }
 
 // snapshot copies what lists and filters read of a group (no members).
 func (g *group) snapshot() *group {
@@ -82,7 +39,7 @@ func (g *group) snapshot() *group {
 type groupView struct {
 	t       *Tenant
 	cutoff  time.Time
-	pending map[string][]groupVersion // a copy: safe to read after x.mu
+	pending map[string][]indexVersion[group] // a read-only copy: safe to read after x.mu
 	ids     []string
 }
 
@@ -90,21 +47,14 @@ type groupView struct {
 // caller holds t.mu (reading suffices) while it uses the view.
 func (t *Tenant) groupsView(now time.Time, lag time.Duration) *groupView {
 	v := &groupView{t: t, ids: t.gids}
-	if lag <= 0 {
+	pending, extra, cutoff := t.gidx.open(now, lag)
+	v.cutoff = cutoff
+	if pending == nil {
 		return v
 	}
-	x := &t.gidx
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	v.cutoff = now.Add(-lag)
-	x.prune(v.cutoff)
-	if len(x.pending) == 0 {
-		return v
-	}
-	v.pending = make(map[string][]groupVersion, len(x.pending))
+	v.pending = pending
 	ids := slices.Clone(t.gids)
-	for id, vs := range x.pending {
-		v.pending[id] = slices.Clone(vs)
+	for _, id := range extra {
 		if _, live := t.groups[id]; !live {
 			ids = append(ids, id)
 		}
@@ -116,10 +66,8 @@ func (t *Tenant) groupsView(now time.Time, lag time.Duration) *groupView {
 
 // get is the indexed state of a group, nil when the index does not show it.
 func (v *groupView) get(id string) *group {
-	for _, ver := range v.pending[id] {
-		if ver.until.After(v.cutoff) {
-			return ver.snap
-		}
+	if snap, found := indexedAt(v.pending[id], v.cutoff); found {
+		return snap
 	}
 	return v.t.groups[id]
 }
