@@ -2,7 +2,6 @@ package graphsim
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -281,11 +280,7 @@ func (c *call) refMember(ref string) (string, *apiError) {
 }
 
 func createGroup(c *call) response {
-	body, e := decodeObject(c.body)
-	if e != nil {
-		return c.fail(e)
-	}
-	gb, e := validateGroup(body, true)
+	gb, e := c.groupBody(true)
 	if e != nil {
 		return c.fail(e)
 	}
@@ -296,64 +291,41 @@ func createGroup(c *call) response {
 		description: gb.props["description"], createdAt: c.now.UTC().Format(time.RFC3339),
 		visibleAt: c.now.Add(c.s.currentRealism().ReplicationLag), bornAt: c.now}
 	t.addGroup(g)
-	out := append(obj{{"@odata.context", c.contextURL("groups/$entity")}}, renderGroupSel(g, nil, false)...)
-	r := jsonResponse(http.StatusCreated, out)
-	r.header.Set("Location", c.s.GraphURL()+"/groups/"+g.id)
-	return r
+	return c.createdResponse("groups", g.id, renderGroupSel(g, nil, false))
 }
 
 func patchGroup(c *call) response {
-	body, e := decodeObject(c.body)
+	gb, e := c.groupBody(false)
 	if e != nil {
 		return c.fail(e)
 	}
-	gb, e := validateGroup(body, false)
-	if e != nil {
-		return c.fail(e)
-	}
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g, e := c.groupTarget()
-	if e != nil {
-		return c.fail(e)
-	}
-	// Every reference is checked before anything is written: one bad or
-	// existing member fails the whole request.
-	var add []string
-	for _, ref := range gb.binds {
-		id, e := c.refMember(ref)
-		if e != nil {
-			return c.fail(e)
+	return c.writeGroup(func(t *Tenant, g *group) response {
+		// Every reference is checked before anything is written: one bad
+		// or existing member fails the whole request.
+		var add []string
+		for _, ref := range gb.binds {
+			id, e := c.newMember(g, ref, add)
+			if e != nil {
+				return c.fail(e)
+			}
+			add = append(add, id)
 		}
-		if id == g.id {
-			return c.fail(badRequest("A group cannot be a member of itself."))
+		t.setGroupProps(g, gb.props)
+		if len(add) > 0 {
+			seq := t.gbump()
+			for _, id := range add {
+				t.joinGroup(g, id, seq)
+			}
 		}
-		if slices.Contains(g.members, id) || slices.Contains(add, id) {
-			return c.fail(badRequest(errAlreadyMember))
-		}
-		add = append(add, id)
-	}
-	t.setGroupProps(g, gb.props)
-	if len(add) > 0 {
-		seq := t.gbump()
-		for _, id := range add {
-			t.joinGroup(g, id, seq)
-		}
-	}
-	return noContent()
+		return noContent()
+	})
 }
 
 func deleteGroup(c *call) response {
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g, e := c.groupTarget()
-	if e != nil {
-		return c.fail(e)
-	}
-	t.removeGroup(g)
-	return noContent()
+	return c.writeGroup(func(t *Tenant, g *group) response {
+		t.removeGroup(g)
+		return noContent()
+	})
 }
 
 func addMemberRef(c *call) response {
@@ -370,28 +342,40 @@ func addMemberRef(c *call) response {
 			return c.fail(badRequest(fmt.Sprintf("Property '%s' is not allowed in a $ref body.", k)))
 		}
 	}
-	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	g, e := c.groupTarget()
-	if e != nil {
-		return c.fail(e)
-	}
-	id, e := c.refMember(ref)
-	if e != nil {
-		return c.fail(e)
-	}
-	if id == g.id {
-		return c.fail(badRequest("A group cannot be a member of itself."))
-	}
-	if slices.Contains(g.members, id) {
-		return c.fail(badRequest(errAlreadyMember))
-	}
-	t.joinGroup(g, id, t.gbump())
-	return noContent()
+	return c.writeGroup(func(t *Tenant, g *group) response {
+		id, e := c.newMember(g, ref, nil)
+		if e != nil {
+			return c.fail(e)
+		}
+		t.joinGroup(g, id, t.gbump())
+		return noContent()
+	})
 }
 
 func removeMemberRef(c *call) response {
+	return c.writeGroup(func(t *Tenant, g *group) response {
+		id := strings.ToLower(c.params[1])
+		if !slices.Contains(g.members, id) {
+			return c.fail(notFound(c.params[1]))
+		}
+		t.leaveGroup(g, id, t.gbump())
+		return noContent()
+	})
+}
+
+// groupBody decodes and validates the request's group body: create for
+// POST /groups, else PATCH.
+func (c *call) groupBody(create bool) (*groupBody, *apiError) {
+	body, e := decodeObject(c.body)
+	if e != nil {
+		return nil, e
+	}
+	return validateGroup(body, create)
+}
+
+// writeGroup runs fn on the group the path names (groupTarget), under
+// t.mu for writing.
+func (c *call) writeGroup(fn func(t *Tenant, g *group) response) response {
 	t := c.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -399,10 +383,22 @@ func removeMemberRef(c *call) response {
 	if e != nil {
 		return c.fail(e)
 	}
-	id := strings.ToLower(c.params[1])
-	if !slices.Contains(g.members, id) {
-		return c.fail(notFound(c.params[1]))
+	return fn(t, g)
+}
+
+// newMember resolves ref to a new member of g (refMember), which is
+// neither g itself nor one of its members or of adding. The caller holds
+// t.mu.
+func (c *call) newMember(g *group, ref string, adding []string) (string, *apiError) {
+	id, e := c.refMember(ref)
+	if e != nil {
+		return "", e
 	}
-	t.leaveGroup(g, id, t.gbump())
-	return noContent()
+	if id == g.id {
+		return "", badRequest("A group cannot be a member of itself.")
+	}
+	if slices.Contains(g.members, id) || slices.Contains(adding, id) {
+		return "", badRequest(errAlreadyMember)
+	}
+	return id, nil
 }

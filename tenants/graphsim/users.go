@@ -218,9 +218,15 @@ func createUser(c *call) response {
 	u := c.t.newUser(props, c.now, c.s.currentRealism().ReplicationLag)
 	c.born(u)
 	sel := &selection{props: defaultSelect}
-	out := append(obj{{"@odata.context", c.contextURL("users/$entity")}}, c.t.renderUser(u, sel, false)...)
+	return c.createdResponse("users", u.id, c.t.renderUser(u, sel, false))
+}
+
+// createdResponse answers a create in collection ("users", "groups"): 201
+// with the new object o and its Location.
+func (c *call) createdResponse(collection, id string, o obj) response {
+	out := append(obj{{"@odata.context", c.contextURL(collection + "/$entity")}}, o...)
 	r := jsonResponse(http.StatusCreated, out)
-	r.header.Set("Location", c.s.GraphURL()+"/users/"+u.id)
+	r.header.Set("Location", c.s.GraphURL()+"/"+collection+"/"+id)
 	return r
 }
 
