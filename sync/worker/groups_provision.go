@@ -38,14 +38,9 @@ func (p *Pair) ProvisionGroup(ctx context.Context, nameOrID string, step func(St
 		rep.Err, rep.End = err, p.now()
 		return rep, err
 	}
-	fail := func(name string, err error) (Report, error) {
-		step(Step{Name: name, Err: err})
-		rep.Err, rep.End = err, p.now()
-		return rep, err
-	}
-	ctx, lease, release, err := p.provisionLease(ctx)
+	ctx, c, fail, release, err := p.startProvision(ctx, &rep, step)
 	if err != nil {
-		return fail("lease", err)
+		return rep, err
 	}
 	defer release()
 
@@ -61,7 +56,6 @@ func (p *Pair) ProvisionGroup(ctx context.Context, nameOrID string, step func(St
 	id := g.ID
 	step(Step{Name: "import", Detail: describeGroup(g)})
 
-	c := &cycle{p: p, lease: lease, rep: &rep}
 	s := &groupStep{c: c, gs: gs, entries: map[string]*guestmap.GroupEntry{}, put: map[string]bool{},
 		stored: map[string]bool{}, gone: map[string]bool{}, dirty: map[string]bool{}}
 	list, err := p.Store.GroupEntries(ctx, p.PairName)

@@ -23,18 +23,12 @@ type Step struct {
 // one) and goes through the same plan and apply code.
 func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (Report, error) {
 	rep := Report{Pair: p.PairName, Start: p.now()}
-	fail := func(name string, err error) (Report, error) {
-		step(Step{Name: name, Err: err})
-		rep.Err, rep.End = err, p.now()
-		return rep, err
-	}
-	ctx, lease, release, err := p.provisionLease(ctx)
+	ctx, c, fail, release, err := p.startProvision(ctx, &rep, step)
 	if err != nil {
-		return fail("lease", err)
+		return rep, err
 	}
 	defer release()
 
-	c := &cycle{p: p, lease: lease, rep: &rep}
 	u, err := p.Source.User(ctx, idOrUPN, p.Rules.SourceProperties())
 	if err != nil {
 		return fail("import", fmt.Errorf("read %s from the source: %w", idOrUPN, err))
@@ -106,6 +100,26 @@ func (p *Pair) Provision(ctx context.Context, idOrUPN string, step func(Step)) (
 	}
 	step(Step{Name: "result", Detail: strings.Join(done, ", ")})
 	return rep, nil
+}
+
+// startProvision begins a provision on demand reporting into rep: it
+// takes the pair's lease (provisionLease) and returns the cycle, holding
+// it, that the steps run in, release, and fail, which reports a step
+// failed and ends rep. A lease not taken fails the step "lease": the
+// caller returns rep and err.
+func (p *Pair) startProvision(ctx context.Context, rep *Report, step func(Step)) (_ context.Context, c *cycle,
+	fail func(name string, err error) (Report, error), release func(), err error) {
+	fail = func(name string, err error) (Report, error) {
+		step(Step{Name: name, Err: err})
+		rep.Err, rep.End = err, p.now()
+		return *rep, err
+	}
+	ctx, lease, release, err := p.provisionLease(ctx)
+	if err != nil {
+		_, err = fail("lease", err)
+		return ctx, nil, nil, nil, err
+	}
+	return ctx, &cycle{p: p, lease: lease, rep: rep}, fail, release, nil
 }
 
 // provisionLease takes the pair's lease for provisioning on demand (users
