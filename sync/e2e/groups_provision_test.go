@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ctsync/ctsync/internal/app"
-	"github.com/ctsync/ctsync/internal/directory"
 	"github.com/ctsync/ctsync/tenants/graphsim"
 )
 
@@ -19,34 +17,12 @@ import (
 // delta link untouched; an out-of-scope group is said to be so and nothing
 // is written; `map export` lists the group; the next cycle only adds the
 // member whose guest it creates.
-func TestGroupProvision(t *testing.T) {
-	for _, profile := range []graphsim.Profile{graphsim.ProfileExact, graphsim.ProfileRealistic} {
-		t.Run(string(profile), func(t *testing.T) { testGroupProvision(t, profile) })
-	}
-}
+func TestGroupProvision(t *testing.T) { eachProfile(t, testGroupProvision) }
 
 func testGroupProvision(t *testing.T, profile graphsim.Profile) {
 	h := newHarness(t, setup{users: 10, profile: profile})
-	var platform, direct []string
-	for _, n := range []string{"Pia Platform", "Pete Platform"} {
-		platform = append(platform, h.addMember(h.src, map[string]any{"displayName": n}))
-	}
-	for _, n := range []string{"Eve Engineer", "Eli Engineer"} {
-		direct = append(direct, h.addMember(h.src, map[string]any{"displayName": n}))
-	}
-	outsider := h.addMember(h.src, map[string]any{"displayName": "Oscar Outside"})
-	platformID, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Platform", Members: platform})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engID, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Engineering", Description: "all engineers", Members: append(slices.Clone(direct), platformID)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	salesID, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Sales", Members: []string{outsider}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := h.addSourceGroups("Pia Platform", "Pete Platform")
+	platform, direct, platformID, engID, salesID, nick := g.platform, g.direct, g.platformID, g.engID, g.salesID, g.nick
 	// Platform nests Engineering back: the members read must not loop.
 	if err := h.src.AddMember(platformID, engID); err != nil {
 		t.Fatal(err)
@@ -64,11 +40,7 @@ func testGroupProvision(t *testing.T, profile graphsim.Profile) {
 	if err := h.src.AddMember(engID, late); err != nil {
 		t.Fatal(err)
 	}
-	h.setPolicy(app.DefaultSimPair + "[pair.groups]\nnames = [\"Engineering\"]\ntransitive = true\n")
-	nick, err := directory.GroupStamp(h.src.ID(), engID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h.setPolicy(engineeringPolicy)
 
 	out := h.mustCtsync("provision", "--pair", pairName, "--group", "Engineering")
 	t.Logf("ctsync provision --group Engineering:\n%s", out)

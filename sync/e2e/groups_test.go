@@ -17,38 +17,55 @@ import (
 // member list read; a member someone added in the target stays (managed
 // mode); `map rebuild` recovers the group's entry from its stamp, so no
 // second group is created; and a group leaving scope is deleted.
-func TestGroupSync(t *testing.T) {
-	for _, profile := range []graphsim.Profile{graphsim.ProfileExact, graphsim.ProfileRealistic} {
-		t.Run(string(profile), func(t *testing.T) { testGroupSync(t, profile) })
+func TestGroupSync(t *testing.T) { eachProfile(t, testGroupSync) }
+
+// engineeringPolicy syncs the source group Engineering with its nested
+// groups' members (transitive).
+const engineeringPolicy = app.DefaultSimPair + "[pair.groups]\nnames = [\"Engineering\"]\ntransitive = true\n"
+
+// sourceGroups are the source groups of the group tests: Engineering
+// ("all engineers": the direct members and the group Platform, which
+// holds the platform members) and Sales (one outsider).
+type sourceGroups struct {
+	platform, direct           []string
+	outsider                   string
+	platformID, engID, salesID string
+	nick                       string // Engineering's stamp
+}
+
+// addSourceGroups creates the source groups, Platform's members named
+// platformNames and Engineering's direct members Eve and Eli.
+func (h *harness) addSourceGroups(platformNames ...string) sourceGroups {
+	h.t.Helper()
+	var g sourceGroups
+	for _, n := range platformNames {
+		g.platform = append(g.platform, h.addMember(h.src, map[string]any{"displayName": n}))
 	}
+	for _, n := range []string{"Eve Engineer", "Eli Engineer"} {
+		g.direct = append(g.direct, h.addMember(h.src, map[string]any{"displayName": n}))
+	}
+	g.outsider = h.addMember(h.src, map[string]any{"displayName": "Oscar Outside"})
+	var err error
+	if g.platformID, err = h.src.AddGroupWith(graphsim.Group{DisplayName: "Platform", Members: g.platform}); err != nil {
+		h.t.Fatal(err)
+	}
+	eng := graphsim.Group{DisplayName: "Engineering", Description: "all engineers", Members: append(slices.Clone(g.direct), g.platformID)}
+	if g.engID, err = h.src.AddGroupWith(eng); err != nil {
+		h.t.Fatal(err)
+	}
+	if g.salesID, err = h.src.AddGroupWith(graphsim.Group{DisplayName: "Sales", Members: []string{g.outsider}}); err != nil {
+		h.t.Fatal(err)
+	}
+	if g.nick, err = directory.GroupStamp(h.src.ID(), g.engID); err != nil {
+		h.t.Fatal(err)
+	}
+	return g
 }
 
 func testGroupSync(t *testing.T, profile graphsim.Profile) {
-	policy := app.DefaultSimPair + "[pair.groups]\nnames = [\"Engineering\"]\ntransitive = true\n"
-	h := newHarness(t, setup{users: 10, policy: policy, profile: profile})
-	var platform, direct []string
-	for _, n := range []string{"Pia Platform", "Pete Platform", "Pam Platform"} {
-		platform = append(platform, h.addMember(h.src, map[string]any{"displayName": n}))
-	}
-	for _, n := range []string{"Eve Engineer", "Eli Engineer"} {
-		direct = append(direct, h.addMember(h.src, map[string]any{"displayName": n}))
-	}
-	outsider := h.addMember(h.src, map[string]any{"displayName": "Oscar Outside"})
-	platformID, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Platform", Members: platform})
-	if err != nil {
-		t.Fatal(err)
-	}
-	engID, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Engineering", Description: "all engineers", Members: append(slices.Clone(direct), platformID)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.src.AddGroupWith(graphsim.Group{DisplayName: "Sales", Members: []string{outsider}}); err != nil {
-		t.Fatal(err)
-	}
-	nick, err := directory.GroupStamp(h.src.ID(), engID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHarness(t, setup{users: 10, policy: engineeringPolicy, profile: profile})
+	g := h.addSourceGroups("Pia Platform", "Pete Platform", "Pam Platform")
+	platform, direct, platformID, engID, nick := g.platform, g.direct, g.platformID, g.engID, g.nick
 
 	if out := h.mustCtsync("plan", "--pair", pairName); !strings.Contains(out, "group-create") || !strings.Contains(out, engID) {
 		t.Fatalf("plan does not show the group's create:\n%s", out)
