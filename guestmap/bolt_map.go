@@ -331,7 +331,7 @@ func (s *boltStore) Scan(ctx context.Context, pair string, page func([]Entry) er
 		}
 		// A scan reads every page of the pair's map: let them go as it
 		// goes (bolt_mapped.go).
-		s.releaseMapped()
+		s.dropMappedNow()
 		if err := page(es); err != nil {
 			return err
 		}

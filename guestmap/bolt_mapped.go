@@ -46,6 +46,14 @@ func (s *boltStore) releaseMapped() {
 	if now-last < int64(releaseEvery) || !s.released.CompareAndSwap(last, now) {
 		return
 	}
+	s.dropMappedNow()
+}
+
+// dropMappedNow drops the mapped pages at once: a scan calls it after each
+// page, because it reads a page of 1,000 entries in well under
+// releaseEvery (a whole 100,000-entry map in about 100 ms), so a
+// rate-limited drop let it map the whole map first.
+func (s *boltStore) dropMappedNow() {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		dropMapped(s.db.Info().Data, tx.Size())
 		return nil
