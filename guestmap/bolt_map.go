@@ -288,8 +288,20 @@ func (s *boltStore) GetMany(ctx context.Context, pair string, ids []string) (map
 	if err != nil {
 		return nil, s.wrap("read entries of "+pair, err)
 	}
+	// Random IDs read leaves all over the map: a run of large reads (the
+	// managers step reads a first sync's every arrival, 1,000 at a time)
+	// mapped the whole map within one rate-limited interval.
+	if len(ids) >= manyIDs {
+		s.dropMappedNow()
+	} else {
+		s.releaseMapped()
+	}
 	return out, nil
 }
+
+// manyIDs is the size of a GetMany after which the mapped pages are
+// dropped at once (bolt_mapped.go).
+const manyIDs = 200
 
 // Scan reads pages in separate read transactions and calls page outside
 // them, so page may write to the store (a write waiting for a remap while
