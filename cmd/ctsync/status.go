@@ -84,6 +84,41 @@ type pairStatus struct {
 	Running *runningJSON `json:"running,omitempty"`
 	// Users not in their desired state (parked, staged); only with --pair.
 	Users []userStatus `json:"users,omitempty"`
+	// Groups are the pair's synced groups ([pair.groups]); only with --pair.
+	Groups []groupStatus `json:"groups,omitempty"`
+}
+
+// groupStatus is one source group a pair syncs (its guestmap.GroupEntry).
+type groupStatus struct {
+	SourceID string `json:"sourceId"`
+	Name     string `json:"name"`
+	// TargetID is the target group ("" not created yet).
+	TargetID string `json:"targetId,omitempty"`
+	// Members counts the target group's members ctsync manages.
+	Members   int    `json:"members"`
+	InScope   bool   `json:"inScope"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// groupsOf lists the groups p syncs: the entries of groups in scope or
+// still holding a target group (a nested group tracked for its members
+// only is not one).
+func groupsOf(ctx context.Context, s guestmap.Store, p *worker.Pair) ([]groupStatus, error) {
+	if p.Groups == nil {
+		return nil, nil
+	}
+	entries, err := s.GroupEntries(ctx, p.PairName)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", p.PairName, err)
+	}
+	out := []groupStatus{}
+	for _, e := range entries {
+		if !e.InScope && e.TargetID == "" {
+			continue
+		}
+		out = append(out, groupStatus{SourceID: e.SourceID, Name: e.Name, TargetID: e.TargetID, Members: len(e.Managed), InScope: e.InScope, LastError: e.LastError})
+	}
+	return out, nil
 }
 
 type quarantineJSON struct {
@@ -205,6 +240,9 @@ func buildStatus(ctx context.Context, a *app.App, o statusOptions) (statusDoc, e
 		}
 		if o.Users {
 			if ps.Users, err = usersOf(ctx, a.Store, p, o.Lookup); err != nil {
+				return doc, err
+			}
+			if ps.Groups, err = groupsOf(ctx, a.Store, p); err != nil {
 				return doc, err
 			}
 		}
@@ -440,6 +478,30 @@ func writeStatusText(w io.Writer, doc statusDoc, now time.Time, detail bool) {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.SourceID, textsafe.Escape(firstNonEmptyString(u.UPN, u.Mail, "-")),
 				textsafe.Escape(firstNonEmptyString(u.DisplayName, "-")), firstNonEmptyString(u.GuestID, "-"), u.State, next, termLine(u.Reason))
+		}
+		_ = tw.Flush()
+	}
+	for _, p := range doc.Pairs {
+		if p.Groups == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\ngroups %s syncs: %d\n", p.Name, len(p.Groups))
+		if len(p.Groups) == 0 {
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SOURCE ID\tNAME\tTARGET GROUP\tMEMBERS\tSTATE")
+		for _, g := range p.Groups {
+			state := "synced"
+			switch {
+			case g.LastError != "":
+				state = "failed: " + termLine(g.LastError)
+			case !g.InScope:
+				state = "leaving scope"
+			case g.TargetID == "":
+				state = "not created yet"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", g.SourceID, textsafe.Escape(firstNonEmptyString(g.Name, "-")), firstNonEmptyString(g.TargetID, "-"), g.Members, state)
 		}
 		_ = tw.Flush()
 	}

@@ -82,6 +82,10 @@ func testGroupSync(t *testing.T, profile graphsim.Profile) {
 		t.Errorf("target group displayName %q, want Engineering", target.DisplayName)
 	}
 	h.assertMembers(target.ID, append(slices.Clone(platform), direct...))
+	if out := h.mustCtsync("status", "--pair", pairName); !strings.Contains(out, "groups "+pairName+" syncs: 1") ||
+		!strings.Contains(out, target.ID) || !strings.Contains(out, "synced") {
+		t.Errorf("status --pair does not list the synced group:\n%s", out)
+	}
 	for _, g := range h.dst.Groups() {
 		if g == "Platform" || g == "Sales" {
 			t.Errorf("group %q was created in the target: only the scope's groups are", g)
