@@ -39,7 +39,17 @@ type cycle struct {
 	// stagedPlan is staged as the plan takes it.
 	stagedPlan map[string]plan.Staged
 	members    map[string]bool
-	known      map[string]guestmap.Entry
+	// groups is the pair's groups state, read and folded before the users
+	// when the user scope is by groups (readGroups), with the delta link
+	// to commit after a complete user phase (syncGroups); nil otherwise.
+	groups    *groupStep
+	groupLink string
+	// moved are the users who joined or left the scope's groups in the
+	// groups delta; scanMembers: they could not be worked out (no stored
+	// state, a full round), the map is scanned for the leavers instead.
+	moved       []string
+	scanMembers bool
+	known       map[string]guestmap.Entry
 	// settled records the source IDs whose outcome is known this cycle
 	// (created, restored, removed), for manager fix-ups.
 	arrived, left []string
@@ -223,7 +233,11 @@ func (c *cycle) read(ctx context.Context) (sp *spool, link string, full bool, er
 	p := c.p
 	props := p.Rules.SourceProperties()
 	if len(p.Rules.Groups()) > 0 {
-		if c.members, err = c.readMembers(ctx); err != nil {
+		if src := c.groupSource(); src != nil {
+			if err := c.readGroups(ctx, src); err != nil {
+				return nil, "", false, err
+			}
+		} else if c.members, err = c.readMembers(ctx); err != nil {
 			return nil, "", false, err
 		}
 	}
@@ -277,7 +291,8 @@ func (c *cycle) spoolPage(sp *spool) func([]directory.User) error {
 	}
 }
 
-// readMembers reads the union of the scope's groups.
+// readMembers reads the union of the scope's groups (a source that does
+// not read groups deltas).
 func (c *cycle) readMembers(ctx context.Context) (map[string]bool, error) {
 	members := map[string]bool{}
 	for _, g := range c.p.Rules.Groups() {
@@ -328,44 +343,65 @@ func (c *cycle) readManagers(ctx context.Context, users []directory.User) error 
 
 // usersToRevisit adds to the spool the users the delta did not mention but
 // the cycle must plan: parked users due for a retry, group-scope members
-// that joined or left, and (after a full read) mapped users the source no
+// that joined or left (as the groups delta says, see readGroups, or by a
+// scan of the map), and (after a full read) mapped users the source no
 // longer has.
 func (c *cycle) usersToRevisit(ctx context.Context, sp *spool, full bool) error {
 	p := c.p
+	// The members of the scope's groups are read in full (no groups
+	// state), or the groups state could not tell who moved: scan the map
+	// for the users who left them.
+	members := c.members != nil && (c.groups == nil || c.scanMembers)
 	// After a failed cycle the parked count is stale (only a finished
 	// cycle counts): scan, so users it parked come back.
-	needScan := full || c.members != nil || c.status.Counts["parked"] > 0 || len(c.staged) > 0 || c.status.ConsecutiveFailures > 0
-	if !needScan {
-		return nil
-	}
-	now := p.now()
+	needScan := full || members || c.status.Counts["parked"] > 0 || len(c.staged) > 0 || c.status.ConsecutiveFailures > 0
 	var fetch, gone []string
-	mapped := map[string]bool{}
-	err := p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
-		for _, e := range page {
-			mapped[e.SourceID] = true
-			if sp.seen(e.SourceID) {
-				continue
+	fetched := map[string]bool{}
+	if needScan {
+		now := p.now()
+		mapped := map[string]bool{}
+		err := p.Store.Scan(ctx, p.PairName, func(page []guestmap.Entry) error {
+			for _, e := range page {
+				mapped[e.SourceID] = true
+				if sp.seen(e.SourceID) {
+					continue
+				}
+				switch {
+				case full && e.State != guestmap.StateSoftDeleted:
+					gone = append(gone, e.SourceID) // confirmed below
+				case e.State == guestmap.StateParked && !e.NextRetry.After(now):
+					fetch = append(fetch, e.SourceID)
+				case members && !c.members[e.SourceID] && e.State != guestmap.StateSoftDeleted:
+					fetch = append(fetch, e.SourceID) // left the groups
+				case decidedNow(c.staged[e.SourceID]):
+					fetch = append(fetch, e.SourceID) // an admin decided
+				}
 			}
-			switch {
-			case full && e.State != guestmap.StateSoftDeleted:
-				gone = append(gone, e.SourceID) // confirmed below
-			case e.State == guestmap.StateParked && !e.NextRetry.After(now):
-				fetch = append(fetch, e.SourceID)
-			case c.members != nil && !c.members[e.SourceID] && e.State != guestmap.StateSoftDeleted:
-				fetch = append(fetch, e.SourceID) // left the groups
-			case decidedNow(c.staged[e.SourceID]):
-				fetch = append(fetch, e.SourceID) // an admin decided
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("scan map: %w", err)
+		}
+		if members {
+			for id := range c.members {
+				if !sp.seen(id) && !mapped[id] {
+					fetch = append(fetch, id) // joined the groups
+				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("scan map: %w", err)
+		for _, id := range fetch {
+			fetched[id] = true
+		}
+		for _, id := range gone {
+			fetched[id] = true
+		}
 	}
-	for id := range c.members {
-		if !sp.seen(id) && !mapped[id] {
-			fetch = append(fetch, id) // joined the groups
+	if !members {
+		// The groups delta said who joined or left the scope's groups.
+		for _, id := range c.moved {
+			if !sp.seen(id) && !fetched[id] {
+				fetch = append(fetch, id)
+			}
 		}
 	}
 	props := p.Rules.SourceProperties()

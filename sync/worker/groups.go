@@ -38,6 +38,14 @@ import (
 // No member list is read at the source in a cycle unless a group became
 // tracked: the delta's members@delta carries the changes.
 //
+// A pair whose user scope is by groups shares this state: its scope's
+// groups (and with the scope's transitive, those they nest) are tracked
+// too, with no group action unless group sync has them in scope. Steps 1
+// and 2 then run before the users are read (readGroups): the scope's
+// members come from the folded entries, and the users who joined or left
+// are read by ID. Steps 3 to 5 run on the same state after the user
+// phase; a pair without [pair.groups] only commits it.
+//
 // `ctsync provision --group` (ProvisionGroup, groups_provision.go) runs
 // steps 3 to 5 for one group, with its members read afresh, through the
 // same pieces: readMembers, closureOf, syncedGuests, state, the planner,
@@ -103,7 +111,14 @@ const DefaultCreateGrace = 10 * time.Minute
 // groupStep is one cycle's group step.
 type groupStep struct {
 	c  *cycle
-	gs *GroupSync
+	gs *GroupSync // nil: the pair syncs no groups (tracked for its user scope only)
+	// src reads the source's groups (nil: gs.Source).
+	src GroupSource
+	// roots are the user scope's groups (Rules.Groups), tracked with the
+	// groups they nest when rootsTransitive; keep is what they reach.
+	roots           []string
+	rootsTransitive bool
+	keep            map[string]bool
 	// entries are the tracked groups by source ID; put and drop are the
 	// entries to write and delete at the end.
 	entries map[string]*guestmap.GroupEntry
@@ -118,23 +133,122 @@ type groupStep struct {
 	failed      int
 }
 
-// syncGroups runs the group step; its errors do not undo the user phase.
-func (c *cycle) syncGroups(ctx context.Context) ([]plan.GroupAction, error) {
-	gs := c.p.Groups
-	if gs == nil {
-		return nil, nil
+// newGroupStep returns a cycle's group step reading src: the pair's group
+// sync's (if any), tracking the user scope's groups too.
+func (c *cycle) newGroupStep(src GroupSource) *groupStep {
+	return &groupStep{c: c, gs: c.p.Groups, src: src, roots: c.p.Rules.Groups(), rootsTransitive: c.p.Rules.Transitive(),
+		put: map[string]bool{}, gone: map[string]bool{}, dirty: map[string]bool{}}
+}
+
+// groupSource is the source's groups reader for the groups state: the
+// group sync's, else the user source if it reads groups (nil: none).
+func (c *cycle) groupSource() GroupSource {
+	if c.p.Groups != nil {
+		return c.p.Groups.Source
 	}
-	s := &groupStep{c: c, gs: gs, put: map[string]bool{}, gone: map[string]bool{}, dirty: map[string]bool{}}
+	if src, ok := c.p.Source.(GroupSource); ok {
+		return src
+	}
+	return nil
+}
+
+// readGroups reads and folds the groups delta before the users are read,
+// for a pair whose user scope is by groups: the scope's members come from
+// the folded state, and the users whose membership changed (moved) are
+// the ones to revisit. The state is committed after a complete user phase
+// (syncGroups).
+func (c *cycle) readGroups(ctx context.Context, src GroupSource) error {
+	s := c.newGroupStep(src)
 	link, err := s.load(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	before, known := s.scopeMembers()
 	newLink, err := s.read(ctx, link)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.track(ctx); err != nil {
-		return nil, err
+		return err
+	}
+	after, _ := s.scopeMembers()
+	c.groups, c.groupLink, c.members = s, newLink, after
+	if !known || link == "" || s.full {
+		// No stored state to compare with, or a full round: scan the
+		// map for the users who left the groups.
+		c.scanMembers = true
+		return nil
+	}
+	for id := range after {
+		if !before[id] {
+			c.moved = append(c.moved, id)
+		}
+	}
+	for id := range before {
+		if !after[id] {
+			c.moved = append(c.moved, id)
+		}
+	}
+	slices.Sort(c.moved)
+	return nil
+}
+
+// scopeMembers returns the users of the user scope's groups as the entries
+// hold them (transitive as the scope says); complete is false when a group
+// it reaches has no entry or unknown members.
+func (s *groupStep) scopeMembers() (members map[string]bool, complete bool) {
+	members, complete = map[string]bool{}, true
+	seen := map[string]bool{}
+	queue := slices.Clone(s.roots)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		e := s.entries[id]
+		if e == nil || !e.MembersKnown {
+			complete = false
+			continue
+		}
+		for _, u := range e.Users {
+			members[u] = true
+		}
+		if s.rootsTransitive {
+			queue = append(queue, e.Groups...)
+		}
+	}
+	return members, complete
+}
+
+// syncGroups runs the group step on the cycle's groups state (read now if
+// readGroups did not); its errors do not undo the user phase. A pair that
+// syncs no groups only commits the state its user scope read.
+func (c *cycle) syncGroups(ctx context.Context) ([]plan.GroupAction, error) {
+	gs := c.p.Groups
+	s, newLink := c.groups, c.groupLink
+	if s == nil {
+		if gs == nil {
+			return nil, nil
+		}
+		s = c.newGroupStep(gs.Source)
+		link, err := s.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if newLink, err = s.read(ctx, link); err != nil {
+			return nil, err
+		}
+		if err := s.track(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if gs == nil {
+		if c.dry {
+			return nil, nil
+		}
+		return nil, s.write(ctx, newLink)
 	}
 	states, desired, err := s.states(ctx)
 	if err != nil {
@@ -174,7 +288,7 @@ func (s *groupStep) load(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("read group link: %w", err)
 	}
 	fp, link, ok := strings.Cut(stored, " ")
-	if !ok || fp != strconv.FormatUint(s.gs.Rules.Fingerprint(), 16) {
+	if !ok || fp != strconv.FormatUint(s.fingerprint(), 16) {
 		if stored != "" {
 			p.log().Info("the pair's group scope or mappings changed; reading the source's groups in full", "pair", p.PairName)
 		}
@@ -217,7 +331,7 @@ func (s *groupStep) read(ctx context.Context, link string) (string, error) {
 		}
 		return nil
 	}
-	src := s.gs.Source
+	src := s.source()
 	newLink, err := src.GroupDelta(ctx, link, page)
 	if err != nil && link != "" && errors.Is(err, directory.ErrSyncStateExpired) {
 		s.c.p.log().Warn("groups delta token expired; reading the source's groups in full", "pair", s.c.p.PairName)
@@ -284,6 +398,9 @@ func (s *groupStep) foldChanges(round map[string]*roundGroup) {
 				continue // a member change of a group ctsync does not track
 			}
 			g := directory.Group{ID: id, Attrs: r.attrs}
+			if s.gs == nil {
+				continue // tracked for the user scope only: track adds its groups
+			}
 			if in, _ := s.gs.Rules.InScope(g); !in {
 				continue
 			}
@@ -309,9 +426,10 @@ func (s *groupStep) foldChanges(round map[string]*roundGroup) {
 }
 
 // track decides scope, follows nesting (transitive), reads the members of
-// groups that became tracked, and drops groups no longer tracked.
+// groups that became tracked, and drops groups no longer tracked. The user
+// scope's groups (and with its transitive the groups they nest) stay
+// tracked, with no group-sync action unless group sync has them in scope.
 func (s *groupStep) track(ctx context.Context) error {
-	rules := s.gs.Rules
 	reach := map[string]bool{}
 	var queue []string
 	for id, e := range s.entries {
@@ -319,27 +437,72 @@ func (s *groupStep) track(ctx context.Context) error {
 			e.InScope = false
 			continue
 		}
-		in, _ := rules.InScope(s.group(e))
+		in := false
+		if s.gs != nil {
+			in, _ = s.gs.Rules.InScope(s.group(e))
+		}
 		if in != e.InScope {
 			e.InScope = in
 			s.put[id], s.dirty[id] = true, true
 		}
 		if in {
-			reach[id] = true
 			queue = append(queue, id)
 		}
+	}
+	if err := s.follow(ctx, queue, s.gs != nil && s.gs.Rules.Transitive(), reach); err != nil {
+		return err
+	}
+	s.keep = map[string]bool{}
+	queue = nil
+	for _, id := range s.roots {
+		e := s.entries[id]
+		switch {
+		case e == nil:
+			s.entries[id] = &guestmap.GroupEntry{SourceID: id}
+			s.put[id] = true
+		case s.gone[id]:
+			// Deleted at the source: it has no members any more.
+			if len(e.Users) > 0 || len(e.Groups) > 0 || !e.MembersKnown {
+				e.Users, e.Groups, e.MembersKnown = nil, nil, true
+				s.put[id] = true
+			}
+		}
+		queue = append(queue, id)
+	}
+	if err := s.follow(ctx, queue, s.rootsTransitive, s.keep); err != nil {
+		return err
+	}
+	for id := range s.keep {
+		reach[id] = true
+	}
+	// A group neither in scope nor nested in one, with no target group,
+	// is no longer tracked. One with a target group is planned (delete or
+	// release) and dropped once that is done.
+	for id, e := range s.entries {
+		if !reach[id] && e.TargetID == "" && e.Creating.IsZero() {
+			s.forget(id)
+		}
+	}
+	return nil
+}
+
+// follow marks the groups of queue reached, reads the members of those
+// never read, and with transitive follows the groups they nest.
+func (s *groupStep) follow(ctx context.Context, queue []string, transitive bool, reach map[string]bool) error {
+	for _, id := range queue {
+		reach[id] = true
 	}
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
 		e := s.entries[id]
 		if !e.MembersKnown {
-			if _, err := readMembers(ctx, s.gs.Source, e); err != nil {
+			if _, err := readMembers(ctx, s.source(), e); err != nil {
 				return err
 			}
 			s.put[id], s.dirty[id] = true, true
 		}
-		if !rules.Transitive() {
+		if !transitive {
 			continue
 		}
 		for _, g := range e.Groups {
@@ -354,15 +517,24 @@ func (s *groupStep) track(ctx context.Context) error {
 			queue = append(queue, g)
 		}
 	}
-	// A group neither in scope nor nested in one, with no target group,
-	// is no longer tracked. One with a target group is planned (delete or
-	// release) and dropped once that is done.
-	for id, e := range s.entries {
-		if !reach[id] && e.TargetID == "" && e.Creating.IsZero() {
-			s.forget(id)
-		}
-	}
 	return nil
+}
+
+// source is the reader of the source's groups.
+func (s *groupStep) source() GroupSource {
+	if s.src != nil {
+		return s.src
+	}
+	return s.gs.Source
+}
+
+// fingerprint tags the group link: the group policy's (0 without group
+// sync).
+func (s *groupStep) fingerprint() uint64 {
+	if s.gs == nil {
+		return 0
+	}
+	return s.gs.Rules.Fingerprint()
 }
 
 // readMembers reads a source group's direct members into its entry (users
@@ -696,8 +868,14 @@ func (s *groupStep) removeMembers(ctx context.Context, e *guestmap.GroupEntry, i
 	return nil
 }
 
-// forget drops a group's entry at the commit.
+// forget drops a group's entry at the commit; one the user scope tracks
+// stays, without its target group.
 func (s *groupStep) forget(id string) {
+	if e := s.entries[id]; e != nil && s.keep[id] {
+		e.TargetID, e.Creating, e.AttrHash, e.Managed, e.LastError, e.InScope = "", time.Time{}, 0, nil, "", false
+		s.put[id] = true
+		return
+	}
 	delete(s.entries, id)
 	delete(s.put, id)
 	if s.stored[id] {
@@ -784,7 +962,7 @@ func (s *groupStep) write(ctx context.Context, link string) error {
 	}
 	slices.SortFunc(b.PutGroups, func(x, y guestmap.GroupEntry) int { return strings.Compare(x.SourceID, y.SourceID) })
 	if link != "" {
-		l := groupLink(s.gs.Rules.Fingerprint(), link)
+		l := groupLink(s.fingerprint(), link)
 		b.GroupLink = &l
 	}
 	if err := c.p.Store.Apply(ctx, c.lease, b); err != nil {
