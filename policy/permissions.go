@@ -28,9 +28,9 @@ func (p *Pair) Permissions() (source, target []Permission) {
 	source = []Permission{{PermUserRead, "read the source's users, their changes (delta) and managers"}}
 	switch {
 	case len(p.scope.groups) > 0 && p.groups != nil:
-		source = append(source, Permission{PermGroupMembers, "read the members of the scope's groups, and the groups delta with the members of the synced groups"})
+		source = append(source, Permission{PermGroupMembers, "read the groups delta with the members of the scope's groups and of the synced groups"})
 	case len(p.scope.groups) > 0:
-		source = append(source, Permission{PermGroupMembers, "read the members of the scope's groups"})
+		source = append(source, Permission{PermGroupMembers, "read the groups delta with the members of the scope's groups"})
 	case p.groups != nil:
 		source = append(source, Permission{PermGroupMembers, "read the groups delta with the members of the synced groups ([pair.groups])"})
 	}
