@@ -196,9 +196,11 @@ type Plan struct {
 	// (worker.Pair.Plan) from the plan as computed, before the read-only
 	// resolution it shows.
 	Digest string `json:"digest,omitempty"`
-	// Groups are the group step's actions (pairs with [pair.groups]): a
-	// dry run plans them as if every user change above were done. They are
-	// not part of the Digest: a reviewed plan covers the users.
+	// Groups are the group step's actions (pairs with [pair.groups]),
+	// planned against the map as it is: members whose guests the user
+	// changes above would create are added by the cycle that creates them,
+	// not counted here. They are not part of the Digest: a reviewed plan
+	// covers the users.
 	Groups []GroupAction `json:"groups,omitempty"`
 }
 
