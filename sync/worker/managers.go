@@ -30,10 +30,18 @@ func (c *cycle) fixManagers(ctx context.Context) error {
 		return nil
 	}
 	if c.cutShort(ctx) {
-		if len(c.left) == 0 {
+		reason := StopReason("")
+		if c.stop != nil {
+			reason = c.stop.check()
+		}
+		if len(c.left) == 0 && (reason == StopTimeout || reason == StopShutdown) {
 			// Nothing to clear: the guests waiting for a manager that
-			// arrived keep ManagerPending, and the next cycle (which
-			// knows this one was incomplete) writes them.
+			// arrived keep ManagerPending, and the next cycle writes
+			// them because it knows this one was incomplete. So say it
+			// is: the deadline may come between the apply step's end,
+			// where run checked it, and here; a cycle recorded complete
+			// would leave those guests without their manager for good.
+			c.incomplete = reason
 			return nil
 		}
 		// Find the fixes all the same (store reads only), so the clears
