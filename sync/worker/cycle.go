@@ -181,6 +181,7 @@ func (c *cycle) markRunning(ctx context.Context) error {
 	if err := c.p.Store.Apply(ctx, c.lease, guestmap.Batch{Status: &st}); err != nil {
 		return fmt.Errorf("record the cycle's start: %w", err)
 	}
+	c.p.wroteState.Store(true)
 	c.status = st
 	return nil
 }

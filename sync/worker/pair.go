@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctsync/ctsync/guestmap"
@@ -57,6 +58,10 @@ type Pair struct {
 	// lane shares the pair's lease between its cycle and its fast lane
 	// in this process (see fastLane).
 	lane fastLane
+	// wroteState: a cycle of this process recorded the pair's state in the
+	// store (its start): finding none later means the store lost it
+	// (recoverMap).
+	wroteState atomic.Bool
 }
 
 // Sharing decides which replica runs which pair.

@@ -64,6 +64,9 @@ func (c *cycle) recoverMap(ctx context.Context) error {
 	if empty, err := c.holdsNothing(ctx); err != nil || !empty {
 		return err
 	}
+	// A pair whose cycles wrote state in this process holds nothing now:
+	// the store lost it under us, whether or not any guest was stamped yet.
+	lostHere := p.wroteState.Load()
 	ep, err := p.Store.Epoch(ctx)
 	if err != nil {
 		return fmt.Errorf("read the store's epoch: %w", err)
@@ -74,9 +77,13 @@ func (c *cycle) recoverMap(ctx context.Context) error {
 	}
 	c.rep.Recovered = res.Mapped
 	level, msg := p.log().Info, "no state for the pair in the store (a first sync, or a store whose state was lost): the map was rebuilt from the stamps in the target"
-	if res.Mapped > 0 {
+	switch {
+	case res.Mapped > 0:
 		level = p.log().Warn
 		msg = "no state for the pair in the store, but the target holds guests ctsync stamped: the store's state was lost (FLUSHALL, a Redis restarted empty, a new file); the map was rebuilt from the stamps"
+	case lostHere:
+		level = p.log().Warn
+		msg = "no state for the pair in the store, though this ctsync recorded the pair's cycles there: the store's state was lost (FLUSHALL, a Redis restarted empty, a new file); the map was rebuilt from the stamps (none of the pair's guests was stamped yet)"
 	}
 	level(msg, "pair", p.PairName, "epoch", ep.ID, "epochCreated", ep.Created, "stamped", res.Facts, "mapped", res.Mapped,
 		"foreign", res.Foreign, "duplicates", len(res.Duplicates))
