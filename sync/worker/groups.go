@@ -852,7 +852,9 @@ func (s *groupStep) do(ctx context.Context, a plan.GroupAction, e *guestmap.Grou
 	if err := s.removeMembers(ctx, e, a.Remove); err != nil {
 		return err
 	}
-	e.Managed = a.Managed(e.Managed, exact, desired)
+	// Exact mode manages the desired members, but only a reconciled group
+	// has them (a rename alone does not compare the members).
+	e.Managed = a.Managed(e.Managed, exact && s.dirty[id], desired)
 	s.put[id] = true
 	return nil
 }
