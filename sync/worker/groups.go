@@ -159,16 +159,10 @@ func (c *cycle) groupSource() GroupSource {
 // (syncGroups).
 func (c *cycle) readGroups(ctx context.Context, src GroupSource) error {
 	s := c.newGroupStep(src)
-	link, err := s.load(ctx)
+	var before map[string]bool
+	var known bool
+	link, newLink, err := s.fold(ctx, func() { before, known = s.scopeMembers() })
 	if err != nil {
-		return err
-	}
-	before, known := s.scopeMembers()
-	newLink, err := s.read(ctx, link)
-	if err != nil {
-		return err
-	}
-	if err := s.track(ctx); err != nil {
 		return err
 	}
 	after, _ := s.scopeMembers()
@@ -233,14 +227,8 @@ func (c *cycle) syncGroups(ctx context.Context) ([]plan.GroupAction, error) {
 			return nil, nil
 		}
 		s = c.newGroupStep(gs.Source)
-		link, err := s.load(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if newLink, err = s.read(ctx, link); err != nil {
-			return nil, err
-		}
-		if err := s.track(ctx); err != nil {
+		var err error
+		if _, newLink, err = s.fold(ctx, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -267,7 +255,26 @@ func (c *cycle) syncGroups(ctx context.Context) ([]plan.GroupAction, error) {
 	return actions, s.commit(ctx, newLink)
 }
 
-// groupLinkPrefix tags the stored group link with the group policy's
+// fold loads the stored groups state, reads the groups delta from its link
+// and folds the round in (track); stored, when set, runs on the stored
+// state before the round is read. It returns the stored link and the new.
+func (s *groupStep) fold(ctx context.Context, stored func()) (link, newLink string, err error) {
+	if link, err = s.load(ctx); err != nil {
+		return "", "", err
+	}
+	if stored != nil {
+		stored()
+	}
+	if newLink, err = s.read(ctx, link); err != nil {
+		return "", "", err
+	}
+	if err := s.track(ctx); err != nil {
+		return "", "", err
+	}
+	return link, newLink, nil
+}
+
+// groupLink tags the stored group link with the group policy's
 // fingerprint, so a changed scope or mapping starts a full round.
 func groupLink(fp uint64, link string) string { return strconv.FormatUint(fp, 16) + " " + link }
 
@@ -660,19 +667,13 @@ func (s *groupStep) states(ctx context.Context) ([]plan.GroupState, map[string][
 
 // syncedGuests returns the guests this pair synced for users (source IDs,
 // no duplicates) as source ID -> guest ID: those of map entries active or
-// disabled, read in batches. Users without one are absent.
+// disabled. Users without one are absent.
 func syncedGuests(ctx context.Context, p *Pair, users []string) (map[string]string, error) {
-	guests := map[string]string{}
-	for start := 0; start < len(users); start += 1000 {
-		got, err := p.Store.GetMany(ctx, p.PairName, users[start:min(start+1000, len(users))])
-		if err != nil {
-			return nil, fmt.Errorf("read the guests of group members: %w", err)
-		}
-		for id, e := range got {
-			if e.GuestID != "" && (e.State == guestmap.StateActive || e.State == guestmap.StateDisabled) {
-				guests[id] = e.GuestID
-			}
-		}
+	guests, err := guestIDs(ctx, p, users, func(e guestmap.Entry) bool {
+		return e.State == guestmap.StateActive || e.State == guestmap.StateDisabled
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the guests of group members: %w", err)
 	}
 	return guests, nil
 }

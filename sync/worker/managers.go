@@ -184,17 +184,9 @@ func (c *cycle) writeManager(ctx context.Context, f managerFix) (bool, error) {
 // this cycle, read from the map a thousand at a time: only the guest IDs
 // are kept, as a first sync's arrivals are the whole tenant.
 func (c *cycle) arrivedGuests(ctx context.Context) (map[string]string, error) {
-	out := make(map[string]string, len(c.arrived))
-	for ids := range slices.Chunk(c.arrived, 1000) {
-		got, err := c.p.Store.GetMany(ctx, c.p.PairName, ids)
-		if err != nil {
-			return nil, fmt.Errorf("read arrived managers: %w", err)
-		}
-		for id, m := range got {
-			if m.GuestID != "" && m.State == guestmap.StateActive {
-				out[id] = m.GuestID
-			}
-		}
+	out, err := guestIDs(ctx, c.p, c.arrived, activeGuest)
+	if err != nil {
+		return nil, fmt.Errorf("read arrived managers: %w", err)
 	}
 	return out, nil
 }
@@ -206,17 +198,38 @@ func (c *cycle) managersArrived(ctx context.Context, waiting []guestmap.Entry) (
 	for _, e := range waiting {
 		ids = append(ids, e.ManagerSourceID)
 	}
-	managers, err := c.p.Store.GetMany(ctx, c.p.PairName, ids)
+	managers, err := guestIDs(ctx, c.p, ids, activeGuest)
 	if err != nil {
 		return nil, fmt.Errorf("read the managers of guests waiting for them: %w", err)
 	}
 	var fixes []managerFix
 	for _, e := range waiting {
-		if m, ok := managers[e.ManagerSourceID]; ok && m.GuestID != "" && m.State == guestmap.StateActive {
-			fixes = append(fixes, managerFix{e, m.GuestID})
+		if g, ok := managers[e.ManagerSourceID]; ok {
+			fixes = append(fixes, managerFix{e, g})
 		}
 	}
 	return fixes, nil
+}
+
+// activeGuest keeps the entries whose guest is active.
+func activeGuest(e guestmap.Entry) bool { return e.State == guestmap.StateActive }
+
+// guestIDs reads the entries of ids (source IDs) 1,000 at a time and
+// returns source ID -> guest ID for those with a guest that keep accepts.
+func guestIDs(ctx context.Context, p *Pair, ids []string, keep func(guestmap.Entry) bool) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for chunk := range slices.Chunk(ids, 1000) {
+		got, err := p.Store.GetMany(ctx, p.PairName, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for id, e := range got {
+			if e.GuestID != "" && keep(e) {
+				out[id] = e.GuestID
+			}
+		}
+	}
+	return out, nil
 }
 
 // managerFix is one guest whose manager reference must be written.
