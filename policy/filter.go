@@ -58,6 +58,28 @@ type clause struct {
 
 // compileClause checks one clause on user properties; key is its path
 // ("scope.filter[0].clause[1]").
+// compileFilters compiles a section's [[...filter]] tables (section is
+// "scope" or "groups", for the keys of errors), each clause with compile;
+// a filter without clauses is an error.
+func compileFilters(specs []FilterSpec, section string, compile func(ClauseSpec, string, *collector) *clause, c *collector) []*filter {
+	var out []*filter
+	for i, fs := range specs {
+		fkey := fmt.Sprintf("%s.filter[%d]", section, i)
+		if len(fs.Clauses) == 0 {
+			c.add(fkey, 0, "a filter needs at least one clause")
+			continue
+		}
+		f := &filter{}
+		for j, cs := range fs.Clauses {
+			if cl := compile(cs, fmt.Sprintf("%s.clause[%d]", fkey, j), c); cl != nil {
+				f.clauses = append(f.clauses, cl)
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 func compileClause(cs ClauseSpec, key string, c *collector) *clause {
 	return compileClauseIn(cs, key, userTable, c)
 }

@@ -117,20 +117,7 @@ func compileGroups(s GroupsSpec, c *collector) *GroupRules {
 			r.names = append(r.names, n)
 		}
 	}
-	for i, fs := range s.Filters {
-		fkey := fmt.Sprintf("groups.filter[%d]", i)
-		if len(fs.Clauses) == 0 {
-			c.add(fkey, 0, "a filter needs at least one clause")
-			continue
-		}
-		f := &filter{}
-		for j, cs := range fs.Clauses {
-			if cl := compileGroupClause(cs, fmt.Sprintf("%s.clause[%d]", fkey, j), c); cl != nil {
-				f.clauses = append(f.clauses, cl)
-			}
-		}
-		r.filters = append(r.filters, f)
-	}
+	r.filters = compileFilters(s.Filters, "groups", compileGroupClause, c)
 	for i := range r.filters {
 		if len(r.filters) == 1 {
 			r.inReasons = append(r.inReasons, "the group filter matched")

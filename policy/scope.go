@@ -66,20 +66,7 @@ func compileScope(s ScopeSpec, c *collector) *scope {
 			sc.groups = append(sc.groups, g)
 		}
 	}
-	for i, fs := range s.Filters {
-		fkey := fmt.Sprintf("scope.filter[%d]", i)
-		if len(fs.Clauses) == 0 {
-			c.add(fkey, 0, "a filter needs at least one clause")
-			continue
-		}
-		f := &filter{}
-		for j, cs := range fs.Clauses {
-			if cl := compileClause(cs, fmt.Sprintf("%s.clause[%d]", fkey, j), c); cl != nil {
-				f.clauses = append(f.clauses, cl)
-			}
-		}
-		sc.filters = append(sc.filters, f)
-	}
+	sc.filters = compileFilters(s.Filters, "scope", compileClause, c)
 	sc.excludeUPN = compileGlobs(s.ExcludeUPN, "scope.exclude_upn", c)
 	sc.excludeMail = compileGlobs(s.ExcludeMail, "scope.exclude_mail", c)
 
