@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 )
 
@@ -16,29 +17,14 @@ import (
 func (s *Source) LatestDelta(ctx context.Context, props []string) (string, error) {
 	c := s.c
 	props = withScope(props)
-	var body []byte
-	err := c.call(ctx, "GET /users/delta", callOpts{}, func(ctx context.Context) error {
+	body, err := c.deltaPage(ctx, "GET /users/delta", func(ctx context.Context) (*abs.RequestInformation, error) {
 		info, err := c.usersBuilder().Delta().ToGetRequestInformation(ctx, &users.DeltaRequestBuilderGetRequestConfiguration{
 			QueryParameters: &users.DeltaRequestBuilderGetQueryParameters{Select: deltaSelectFor(props, scopeProps...)},
 		})
-		if err != nil {
-			return err
+		if err == nil {
+			err = addQuery(c, info, "%24deltatoken=latest")
 		}
-		// The adapter fills the base URL at send time; GetUri needs it now.
-		info.PathParameters["baseurl"] = c.adapter.GetBaseUrl()
-		u, err := info.GetUri()
-		if err != nil {
-			return err
-		}
-		q := u.RawQuery
-		if q != "" {
-			q += "&"
-		}
-		u.RawQuery = q + "%24deltatoken=latest"
-		info.SetUri(*u)
-		res, err := c.adapter.SendPrimitive(ctx, info, "[]byte", errorMapping)
-		body, _ = res.([]byte)
-		return err
+		return info, err
 	})
 	if err != nil {
 		return "", err
